@@ -1,0 +1,147 @@
+"""One place for every setting (DESIGN.md §4: one pydantic Settings, every field in .env.example).
+
+Values come from the environment, then from a `.env` file in the working directory, then from the
+defaults below. With neither DATABASE_URL nor REDIS_URL set the system runs on the embedded
+PostgreSQL and Redis kept in DATA_DIR (DESIGN.md §3 "Zero-config default").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which one and how to fix it."""
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("adolf-marketing", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- Services -------------------------------------------------------------------------------
+    DATABASE_URL: str | None = Field(
+        default=None, description="PostgreSQL URL; unset = embedded PostgreSQL in DATA_DIR"
+    )
+    REDIS_URL: str | None = Field(default=None, description="Redis URL; unset = embedded Redis in DATA_DIR")
+    BROKER_URL: str | None = Field(
+        default=None, description="Celery broker URL when it is not REDIS_URL (e.g. amqp://...)"
+    )
+    DATA_DIR: Path = Field(default_factory=_default_data_dir, description="Folder of the embedded services")
+
+    # --- Secrets --------------------------------------------------------------------------------
+    SECRET_KEY: str | None = Field(
+        default=None,
+        description=(
+            "Fernet key (urlsafe base64, 32 bytes) that encrypts marketplace credentials at rest; "
+            "unset with the embedded database = a key generated once in DATA_DIR"
+        ),
+    )
+
+    # --- Celery time limits, seconds (spec 7.2.1, 7.3.1; celery-reliability.md §1.5) ---------------
+    TASK_SOFT_TIME_LIMIT: int = Field(default=300, gt=0, description="seconds; default soft limit")
+    TASK_TIME_LIMIT: int = Field(default=600, gt=0, description="seconds; default hard limit")
+    BID_CYCLE_SOFT_TIME_LIMIT: int = Field(default=240, gt=0, description="seconds (spec 7.3.1)")
+    BID_CYCLE_TIME_LIMIT: int = Field(default=300, gt=0, description="seconds (spec 7.3.1)")
+    BID_CYCLE_LOCK_TTL: int = Field(
+        default=360, gt=0, description="seconds; Redis lock of the bid cycle, above its hard limit"
+    )
+    ANALYTICS_SOFT_TIME_LIMIT: int = Field(default=600, gt=0, description="seconds (spec 7.3.4)")
+    ANALYTICS_TIME_LIMIT: int = Field(default=900, gt=0, description="seconds (spec 7.3.4)")
+    VISIBILITY_TIMEOUT: int = Field(
+        default=1800,
+        gt=0,
+        description="seconds; Redis broker redelivers unacked tasks after this; above every hard limit",
+    )
+    MAX_REDELIVERIES: int = Field(
+        default=3, ge=1, description="count; a message delivered more often goes to celery_failed_tasks"
+    )
+    WORKER_MAX_MEMORY_PER_CHILD: int = Field(
+        default=300_000, gt=0, description="KiB; a pool child above this is replaced after its task"
+    )
+    UNACKED_RESTORE_INTERVAL: float = Field(
+        default=10.0, gt=0, description="seconds; how often the broker sweeps for expired unacked tasks"
+    )
+
+    # --- Marketplace APIs (adapters; the sandbox in the demo and tests) ----------------------------
+    WB_API_URL: str = Field(default="https://advert-api.wildberries.ru", description="WB Promotion API")
+    OZON_API_URL: str = Field(default="https://api-performance.ozon.ru", description="Ozon Performance API")
+    YM_API_URL: str = Field(default="https://api.partner.market.yandex.ru", description="YM Partner API")
+    WATCHER_API_URL: str | None = Field(default=None, description="ADOLF Watcher API; unset = not used")
+    HTTP_TIMEOUT: float = Field(default=30.0, gt=0, description="seconds; timeout of every API call")
+
+    # --- Monitoring -----------------------------------------------------------------------------
+    FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")
+    LOG_LEVEL: str = Field(default="INFO", description="DEBUG|INFO|WARNING|ERROR")
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user:pass@host:5432/db")
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "redis+socket://", "unix://")):
+            raise ValueError("must be a Redis URL such as redis://localhost:6379/0")
+        return value
+
+    # --- Derived --------------------------------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        """True when the embedded PostgreSQL/Redis are used (DESIGN.md §3 "Zero-config default")."""
+        return self.DATABASE_URL is None or self.REDIS_URL is None
+
+    @property
+    def redis_socket_path(self) -> Path:
+        return self.DATA_DIR / "redis" / "redis.sock"
+
+    @property
+    def redis_url(self) -> str:
+        """REDIS_URL, or the embedded Redis's socket (a fixed path, so every process finds it)."""
+        return self.REDIS_URL or f"redis+socket://{self.redis_socket_path}"
+
+    @property
+    def broker_url(self) -> str:
+        return self.BROKER_URL or self.redis_url
+
+    @property
+    def pgdata_path(self) -> Path:
+        return self.DATA_DIR / "postgres"
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "settings"
+    return f"Invalid setting {field}: {first['msg']} (fix it in the environment or .env)"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; a bad value raises ConfigError with a one-line message."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def reset_settings_cache() -> None:
+    """Re-read the environment (used by the CLI after it starts the embedded services, and tests)."""
+    get_settings.cache_clear()
