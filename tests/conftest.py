@@ -1,30 +1,30 @@
-"""Test harness: real PostgreSQL and Redis (DESIGN.md §4 — no mocks of our own infrastructure).
+"""Test harness: real PostgreSQL, Redis and Celery workers (DESIGN.md §4 — no mocks of our own
+infrastructure; issue 2 item 7).
 
 TEST_DATABASE_URL / TEST_REDIS_URL point at servers when set (CI sets them to this machine's
-services); otherwise the session starts the embedded ones in a temporary folder.
+services); otherwise the session starts the embedded ones in a temporary folder. Before any test
+module is imported, `pytest_configure` builds one database by running the migrations and points
+DATABASE_URL / REDIS_URL / DATA_DIR / SECRET_KEY of this process (and of the worker subprocesses
+the tests start) at the test services.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, to_sqlalchemy_url
 
-
-@pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SQLAlchemy URL of a database on the test server whose user may CREATE DATABASE."""
-    configured = os.environ.get("TEST_DATABASE_URL")
-    if configured:
-        return to_sqlalchemy_url(configured)
-    return EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", database="postgres").start()
+_state: dict[str, object] = {}
 
 
 def _libpq(url: str) -> str:
@@ -42,6 +42,62 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    root = Path(tempfile.mkdtemp(prefix="adolf-test-"))
+    _state["root"] = root
+    admin = os.environ.get("TEST_DATABASE_URL")
+    if admin:
+        admin = to_sqlalchemy_url(admin)
+    else:
+        admin = EmbeddedPostgres(root / "pg", database="postgres").start()
+    _state["admin"] = admin
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not redis_url:
+        server = EmbeddedRedis(root / "redis")
+        server.start()
+        _state["redis_server"] = server
+        redis_url = server.url
+    name = f"adolf_test_{uuid.uuid4().hex[:10]}"
+    _state["db_name"] = name
+    database_url = create_database(admin, name)
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DATA_DIR": str(root / "data"),
+            "SECRET_KEY": Fernet.generate_key().decode(),
+        }
+    )
+    os.environ.pop("BROKER_URL", None)
+    from app.core.config import reset_settings_cache
+    from app.models.migrate import upgrade
+
+    reset_settings_cache()
+    upgrade(database_url)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "db_name" in _state:
+        from app.core.database import reset_engine
+
+        reset_engine()
+        drop_database(str(_state["admin"]), str(_state["db_name"]))
+    server = _state.get("redis_server")
+    if isinstance(server, EmbeddedRedis):
+        server.stop()
+    root = _state.get("root")
+    if isinstance(root, Path):
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """SQLAlchemy URL of a database on the test server whose user may CREATE DATABASE."""
+    return str(_state["admin"])
+
+
 @pytest.fixture
 def fresh_database_url(pg_admin_url: str) -> Iterator[str]:
     """An empty database of its own for one test, dropped afterwards."""
@@ -54,15 +110,60 @@ def fresh_database_url(pg_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of the test Redis (flushed by tests that need a clean one)."""
-    configured = os.environ.get("TEST_REDIS_URL")
-    if configured:
-        yield configured
-        return
-    server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")))
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+def redis_url() -> str:
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """The migrated test database shared by the session."""
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> Iterator[None]:
+    """Empties every table of ours before the test (for tests whose data crosses processes)."""
+    from sqlalchemy import text
+
+    from app.core.database import get_engine
+    from app.models.base import Base
+
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with get_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield
+
+
+@pytest.fixture
+def db_session(clean_db: None) -> Iterator[object]:
+    from app.core.database import session_scope
+
+    with session_scope() as session:
+        yield session
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[object]:
+    """The test Redis, emptied before the test."""
+    from app.core.redis import get_redis
+
+    client = get_redis()
+    client.flushdb()
+    yield client
+
+
+@pytest.fixture
+def worker_factory(tmp_path: Path, redis_client: object) -> Iterator[object]:
+    """Starts real prefork worker subprocesses; stops them (and their children) afterwards."""
+    from tests.support.worker import WorkerProcess, start_worker
+
+    started: list[WorkerProcess] = []
+
+    def factory(**kwargs: object) -> WorkerProcess:
+        worker = start_worker(tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(worker)
+        return worker
+
+    yield factory
+    for worker in started:
+        worker.stop()

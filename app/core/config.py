@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="seconds; how often the broker sweeps for expired unacked tasks"
     )
 
+    DB_STATEMENT_TIMEOUT_MS: int = Field(
+        default=120_000, gt=0, description="milliseconds; PostgreSQL statement_timeout of every session"
+    )
+
     # --- Marketplace APIs (adapters; the sandbox in the demo and tests) ----------------------------
     WB_API_URL: str = Field(default="https://advert-api.wildberries.ru", description="WB Promotion API")
     OZON_API_URL: str = Field(default="https://api-performance.ozon.ru", description="Ozon Performance API")

@@ -1,0 +1,65 @@
+"""Every error a user can cause ends as one clear line and a non-zero exit (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+import redis
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ProgrammingError as SAProgrammingError
+
+from app.core.config import ConfigError, get_settings
+from app.core.embedded import EmbeddedServiceError
+from app.core.secrets import CredentialsError
+
+
+class UserError(Exception):
+    """Bad input on the command line; the message says what to fix."""
+
+
+def _database_hint() -> str:
+    try:
+        return "check DATABASE_URL" if get_settings().DATABASE_URL else "check DATA_DIR"
+    except ConfigError:
+        return "check DATABASE_URL"
+
+
+def explain(error: BaseException) -> str | None:
+    """One line for a known failure, None for a bug (which keeps its traceback)."""
+    if isinstance(error, UserError | ConfigError | EmbeddedServiceError | CredentialsError):
+        return str(error)
+    if isinstance(error, OperationalError):
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "connection failed"
+        return f"cannot reach PostgreSQL ({reason}); {_database_hint()}"
+    if isinstance(error, SAProgrammingError) and "does not exist" in str(error.orig):
+        return "the database schema is missing or outdated; run `adolf-marketing db upgrade`"
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        return (
+            f"cannot reach Redis ({str(error).splitlines()[0]}); check REDIS_URL, "
+            "or start the system with `adolf-marketing up`"
+        )
+    return None
+
+
+def run_guarded(cli: Callable[..., object]) -> int:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        print("Aborted.", file=sys.stderr)
+        return 130
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as bad_usage:
+        bad_usage.show()
+        return bad_usage.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        message = explain(error) or explain(error.__cause__ or error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,78 @@
+"""`adolf-marketing run TASK [ARGS]`: enqueue a task by its short name and print its JSON result."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import typer
+from celery.result import AsyncResult
+from rich.console import Console
+
+from app.cli.errors import UserError
+from app.cli.services import require_running_system
+from app.core.celery_config import celery_app
+
+
+def task_names() -> dict[str, str]:
+    """Short name → registered task name, for our own tasks."""
+    celery_app.loader.import_default_modules()
+    return {name.rsplit(".", 1)[-1]: name for name in celery_app.tasks if name.startswith("app.tasks.")}
+
+
+def resolve(short_name: str) -> str:
+    names = task_names()
+    if short_name in names.values():
+        return short_name
+    if short_name not in names:
+        raise UserError(f"unknown task {short_name!r}; known tasks: {', '.join(sorted(names))}")
+    return names[short_name]
+
+
+def parse_value(text: str) -> Any:
+    """JSON when it parses (numbers, true, null, lists), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--kw {pair!r} is not KEY=VALUE")
+        kwargs[key.replace("-", "_")] = parse_value(value)
+    return kwargs
+
+
+def wait(result: AsyncResult, timeout: float) -> Any:
+    console = Console(stderr=True)
+    started = time.monotonic()
+    with console.status(f"waiting for {result.task_id}") as progress:
+        while not result.ready():
+            elapsed = time.monotonic() - started
+            if elapsed > timeout:
+                raise UserError(
+                    f"no result after {timeout:.0f} s (state {result.state}); the task keeps running — "
+                    f"see Flower or `celery -A app.core.celery_config inspect active`"
+                )
+            progress.update(f"{result.state.lower()} for {elapsed:.0f} s: task {result.task_id}")
+            time.sleep(0.25)
+    if result.failed():
+        raise UserError(f"task failed: {type(result.result).__name__}: {result.result}")
+    return result.result
+
+
+def run_command(
+    task: str = typer.Argument(..., help="Short task name, e.g. run_bid_cycle or collect_stats."),
+    args: list[str] = typer.Argument(None, help="Positional arguments (JSON values or strings)."),
+    kw: list[str] = typer.Option([], "--kw", help="Keyword argument KEY=VALUE (repeatable)."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait for the result."),
+) -> None:
+    name = resolve(task)
+    require_running_system()
+    result = celery_app.send_task(name, args=[parse_value(a) for a in args or []], kwargs=parse_kwargs(kw))
+    typer.echo(json.dumps(wait(result, timeout), ensure_ascii=False, indent=2, default=str))

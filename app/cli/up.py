@@ -1,0 +1,172 @@
+"""`adolf-marketing up`: beat, the three workers of spec 7.5.1 and Flower as child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+from app.cli.services import migrate_to_head, start_redis_if_embedded
+from app.core.celery_config import celery_app, check_config
+from app.core.config import get_settings
+from app.core.secrets import generate_key
+
+STOP_GRACE_SECONDS = 20.0
+COLOURS = ("\033[36m", "\033[32m", "\033[33m", "\033[35m", "\033[34m", "\033[31m")
+RESET = "\033[0m"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    pump: threading.Thread | None = field(default=None, repr=False)
+
+
+def celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "app.core.celery_config", *args]
+
+
+def process_plan(data_dir: Path, flower_port: int, loglevel: str) -> list[Child]:
+    """Spec 7.5.1: beat; workers high (2), default (2), low (1); Flower on its port."""
+    level = f"--loglevel={loglevel.lower()}"
+    workers = [
+        Child(
+            f"worker-{short}",
+            celery_argv(
+                "worker", f"--queues=marketing_{short}", f"--concurrency={procs}", level, "-n", f"{short}@%h"
+            ),
+        )
+        for short, procs in (("high", 2), ("default", 2), ("low", 1))
+    ]
+    beat = Child("beat", celery_argv("beat", level, f"--schedule={data_dir / 'celerybeat-schedule'}"))
+    flower = Child("flower", celery_argv("flower", f"--port={flower_port}", "--address=127.0.0.1"))
+    return [beat, *workers, flower]
+
+
+def _pump(child: Child, colour: str, lock: threading.Lock) -> None:
+    assert child.process is not None and child.process.stdout is not None
+    prefix = f"{colour}{child.name:>14} |{RESET} " if sys.stdout.isatty() else f"{child.name:>14} | "
+    for raw in iter(child.process.stdout.readline, b""):
+        line = raw.decode(errors="replace").rstrip()
+        with lock:
+            print(prefix + line, flush=True)
+
+
+def start(children: list[Child], env: dict[str, str]) -> None:
+    lock = threading.Lock()
+    for index, child in enumerate(children):
+        child.process = subprocess.Popen(
+            child.argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: we stop it and its pool children together
+        )
+        child.pump = threading.Thread(target=_pump, args=(child, COLOURS[index % len(COLOURS)], lock), daemon=True)
+        child.pump.start()
+
+
+def stop(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
+    """SIGTERM (warm shutdown) to every group, then SIGKILL whatever is left after `grace`."""
+    running = [c for c in children if c.process and c.process.poll() is None]
+    for child in running:
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in running:
+        assert child.process is not None
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for child in children:
+        _signal_group(child, signal.SIGKILL)  # pool children and stragglers of the group
+        if child.process and child.process.poll() is None:
+            child.process.wait(timeout=5)
+        if child.pump:
+            child.pump.join(timeout=2)
+
+
+def _signal_group(child: Child, sig: signal.Signals) -> None:
+    if child.process is None:
+        return
+    try:
+        os.killpg(child.process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def supervise(children: list[Child]) -> int:
+    """Wait for Ctrl-C/SIGTERM or for a child to die; either way stop everything."""
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    exit_code = 0
+    while not stopping.is_set():
+        for child in children:
+            assert child.process is not None
+            code = child.process.poll()
+            if code is not None:
+                print(f"error: {child.name} exited with code {code}; stopping the others", file=sys.stderr)
+                exit_code = 1
+                stopping.set()
+                break
+        stopping.wait(0.5)
+    print("stopping: waiting for running tasks to finish (Ctrl-C again is ignored)...", flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop(children)
+    return exit_code
+
+
+def child_environment(database_url: str) -> dict[str, str]:
+    settings = get_settings()
+    env = dict(os.environ)
+    # Children must join the servers this process resolved, not start their own.
+    env["DATABASE_URL"] = database_url
+    env["REDIS_URL"] = settings.redis_url
+    env["DATA_DIR"] = str(settings.DATA_DIR)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def up_command(
+    flower_port: int = typer.Option(None, "--flower-port", help="Flower's port (default FLOWER_PORT, 5555)."),
+) -> None:
+    settings = get_settings()
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    celery_app.loader.import_default_modules()
+    check_config(celery_app, settings)
+    redis_server = start_redis_if_embedded()
+    try:
+        database_url = migrate_to_head()
+        children = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
+        mode = "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
+        print(f"adolf-marketing: starting beat, 3 workers and Flower on {mode}", flush=True)
+        start(children, child_environment(database_url))
+        print(
+            f"adolf-marketing: Flower at http://localhost:{flower_port or settings.FLOWER_PORT} — Ctrl-C stops",
+            flush=True,
+        )
+        code = supervise(children)
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+    if code:
+        raise typer.Exit(code)
+
+
+def secret_key_command() -> None:
+    typer.echo(generate_key())

@@ -1,0 +1,49 @@
+"""Moscow business-day helpers (DESIGN.md §3 "Time").
+
+Timestamps are stored as timestamptz UTC; the business day — budgets, "today", daily aggregation,
+report periods — is the Europe/Moscow date. Never use date.today() or utcnow().date() for business
+logic (DESIGN.md §5: the spec's budget check used the UTC date).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_moscow(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware datetime (UTC) to convert to Moscow time")
+    return moment.astimezone(MOSCOW)
+
+
+def moscow_today(moment: datetime | None = None) -> date:
+    """The Moscow business day of `moment` (default: now)."""
+    return to_moscow(moment or now_utc()).date()
+
+
+def moscow_day_start(day: date) -> datetime:
+    """00:00 Moscow time of `day`, as an aware UTC datetime (the lower bound for "today" queries)."""
+    return datetime.combine(day, time.min, tzinfo=MOSCOW).astimezone(UTC)
+
+
+def moscow_day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a Moscow day in UTC."""
+    return moscow_day_start(day), moscow_day_start(day + timedelta(days=1))
+
+
+def previous_moscow_day(moment: datetime | None = None) -> date:
+    return moscow_today(moment) - timedelta(days=1)
+
+
+def previous_month_bounds(moment: datetime | None = None) -> tuple[date, date]:
+    """First and last day of the Moscow month before the one containing `moment`."""
+    first_of_this = moscow_today(moment).replace(day=1)
+    last_of_previous = first_of_this - timedelta(days=1)
+    return last_of_previous.replace(day=1), last_of_previous

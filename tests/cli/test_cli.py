@@ -1,0 +1,105 @@
+"""The CLI end to end as a subprocess: bad input gives one clear line and a non-zero exit, no
+traceback (issue 2 "Done when"); accounts keep their secret encrypted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.core.database import session_scope
+from app.core.secrets import decrypt_credentials
+from app.models.marketing import MarketplaceAccount
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert fragment in lines[0]
+
+
+def test_unknown_marketplace(tmp_path: Path) -> None:
+    token = tmp_path / "t"
+    token.write_text("abc")
+    result = cli("accounts", "add", "-m", "amazon", "--name", "x", "--brand", "b", "--token-file", str(token))
+    assert_one_line_error(result, "unknown marketplace 'amazon'; use one of wb, ozon, ym")
+
+
+def test_empty_token_file(tmp_path: Path) -> None:
+    token = tmp_path / "t"
+    token.write_text("  \n")
+    result = cli("accounts", "add", "-m", "wb", "--name", "x", "--brand", "b", "--token-file", str(token))
+    assert_one_line_error(result, "the token is empty")
+
+
+def test_empty_token_at_the_prompt() -> None:
+    result = cli("accounts", "add", "-m", "wb", "--name", "x", "--brand", "b", stdin="\n")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting() -> None:
+    assert_one_line_error(cli("accounts", "list", env={"TASK_TIME_LIMIT": "soon"}), "Invalid setting TASK_TIME_LIMIT")
+
+
+def test_unreachable_database() -> None:
+    result = cli("accounts", "list", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert_one_line_error(result, "cannot reach PostgreSQL")
+
+
+def test_unreachable_redis() -> None:
+    result = cli("status", env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert_one_line_error(result, "cannot reach Redis")
+
+
+def test_unknown_task() -> None:
+    assert_one_line_error(cli("run", "no_such_task"), "unknown task 'no_such_task'; known tasks:")
+
+
+def test_add_list_remove_account_keeps_the_secret_encrypted(clean_db: None, tmp_path: Path) -> None:
+    token = tmp_path / "wb.token"
+    token.write_text("secret-wb-token-123\n")
+    added = cli("accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token))
+    assert added.returncode == 0, added.stderr
+    assert "secret-wb-token-123" not in added.stdout + added.stderr
+    listed = cli("accounts", "list")
+    assert "main" in listed.stdout and "secret-wb-token-123" not in listed.stdout
+    with session_scope() as session:
+        account = session.scalars(select(MarketplaceAccount)).one()
+        assert b"secret-wb-token-123" not in account.credentials_encrypted
+        assert decrypt_credentials(account.credentials_encrypted) == {"token": "secret-wb-token-123"}
+        account_id = account.id
+    duplicate = cli("accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token))
+    assert_one_line_error(duplicate, "exists already")
+    assert cli("accounts", "remove", str(account_id)).returncode == 0
+    assert_one_line_error(cli("accounts", "remove", str(account_id)), f"no account with id {account_id}")
+
+
+def test_ym_account_needs_a_business_id(tmp_path: Path) -> None:
+    token = tmp_path / "t"
+    token.write_text("key")
+    result = cli("accounts", "add", "-m", "ym", "--name", "x", "--brand", "b", "--token-file", str(token))
+    assert_one_line_error(result, "business_id")
+
+
+@pytest.mark.parametrize("args", [("db", "upgrade"), ("db", "check")])
+def test_db_commands_succeed_on_the_migrated_database(args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.returncode == 0, result.stderr

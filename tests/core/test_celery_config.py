@@ -1,0 +1,118 @@
+"""The Celery configuration equals the spec's tables (7.1, 7.2.1, 7.2.2, 7.6.1) plus the
+reliability additions, and the self-check refuses inconsistent limits."""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+from app.core.celery_config import (
+    PERIODIC_ENTRIES,
+    beat_schedule,
+    celery_app,
+    config_problems,
+    create_app,
+)
+from app.core.config import Settings
+
+# Spec 7.2.2, copied by hand from the seed so that a change on either side is caught.
+SPEC_BEAT = {
+    "marketing-run-bid-cycle": ("app.tasks.marketing.bid_cycle.run_bid_cycle", crontab(minute="7,22,37,52"), [], "marketing_high"),
+    "marketing-collect-stats-wb": ("app.tasks.marketing.stats.collect_stats", crontab(minute="0,15,30,45"), ["wb"], "marketing_default"),
+    "marketing-collect-stats-ozon": ("app.tasks.marketing.stats.collect_stats", crontab(minute="5,20,35,50"), ["ozon"], "marketing_default"),
+    "marketing-collect-stats-ym": ("app.tasks.marketing.stats.collect_stats", crontab(minute="10,25,40,55"), ["ym"], "marketing_default"),
+    "marketing-check-budgets": ("app.tasks.marketing.budgets.check_budgets", crontab(minute="3,18,33,48"), [], "marketing_high"),
+    "marketing-sync-campaigns": ("app.tasks.marketing.sync.sync_campaigns", crontab(minute=0), [], "marketing_default"),
+    "marketing-check-api-health": ("app.tasks.marketing.health.check_api_health", crontab(minute="*/5"), [], "marketing_high"),
+    "marketing-calculate-analytics": ("app.tasks.marketing.analytics.calculate_analytics", crontab(hour=1, minute=0), [], "marketing_low"),
+    "marketing-aggregate-daily-stats": ("app.tasks.marketing.aggregation.aggregate_daily_stats", crontab(hour=0, minute=30), [], "marketing_low"),
+    "marketing-aggregate-monthly-stats": ("app.tasks.marketing.aggregation.aggregate_monthly_stats", crontab(day_of_month=1, hour=2, minute=0), [], "marketing_low"),
+    "marketing-cleanup-old-stats": ("app.tasks.marketing.cleanup.cleanup_old_stats", crontab(hour=3, minute=0), [], "marketing_low"),
+}
+
+SPEC_ROUTES = {
+    "app.tasks.marketing.bid_cycle.*": "marketing_high",
+    "app.tasks.marketing.budgets.*": "marketing_high",
+    "app.tasks.marketing.alerts.*": "marketing_high",
+    "app.tasks.marketing.stats.*": "marketing_default",
+    "app.tasks.marketing.sync.*": "marketing_default",
+    "app.tasks.marketing.analytics.*": "marketing_low",
+    "app.tasks.marketing.aggregation.*": "marketing_low",
+    "app.tasks.marketing.cleanup.*": "marketing_low",
+    "app.tasks.marketing.reports.*": "marketing_low",
+}
+
+
+def test_app_settings_follow_spec_7_2_1() -> None:
+    conf = celery_app.conf
+    assert celery_app.main == "adolf_marketing"
+    assert (conf.task_serializer, conf.result_serializer, list(conf.accept_content)) == ("json", "json", ["json"])
+    assert (conf.timezone, conf.enable_utc) == ("Europe/Moscow", True)
+    assert [(q.name, q.routing_key) for q in conf.task_queues] == [
+        ("marketing_high", "marketing.high"),
+        ("marketing_default", "marketing.default"),
+        ("marketing_low", "marketing.low"),
+    ]
+    assert (conf.task_default_queue, conf.task_default_routing_key) == ("marketing_default", "marketing.default")
+    assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
+    assert (conf.worker_prefetch_multiplier, conf.worker_max_tasks_per_child) == (2, 500)
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (300, 600)
+    assert conf.result_expires == 3600
+    assert conf.worker_send_task_events is True and conf.task_send_sent_event is True
+
+
+def test_every_spec_route_is_kept() -> None:
+    routes = celery_app.conf.task_routes
+    for pattern, queue in SPEC_ROUTES.items():
+        assert routes[pattern] == {"queue": queue}
+    # DESIGN.md §5: health was missing; the 7.1 registry puts it (and apply_bid_change) on high.
+    assert routes["app.tasks.marketing.health.*"] == {"queue": "marketing_high"}
+    assert routes["app.tasks.marketing.bids.*"] == {"queue": "marketing_high"}
+
+
+def test_beat_schedule_equals_spec_7_2_2() -> None:
+    schedule = celery_app.conf.beat_schedule
+    assert set(schedule) == set(SPEC_BEAT)
+    for name, (task, cron, args, queue) in SPEC_BEAT.items():
+        entry = schedule[name]
+        assert entry["task"] == task
+        assert entry["schedule"] == cron, name
+        assert list(entry.get("args", [])) == args
+        assert entry["options"]["queue"] == queue
+
+
+def test_periodic_entries_expire_within_their_period() -> None:
+    for entry in PERIODIC_ENTRIES:
+        expires = beat_schedule()[entry.name]["options"]["expires"]
+        assert 0 < expires <= entry.period, entry.name
+
+
+def test_visibility_timeout_is_set_in_all_three_places_above_hard_limits() -> None:
+    conf = celery_app.conf
+    visibility = conf.visibility_timeout
+    assert conf.broker_transport_options["visibility_timeout"] == visibility
+    assert conf.result_backend_transport_options["visibility_timeout"] == visibility
+    assert visibility > conf.task_time_limit
+    assert conf.worker_cancel_long_running_tasks_on_connection_loss is True
+
+
+def test_self_check_accepts_the_defaults() -> None:
+    celery_app.loader.import_default_modules()
+    assert config_problems(celery_app, Settings()) == []
+
+
+def test_self_check_refuses_lock_ttl_below_hard_limit() -> None:
+    settings = Settings(BID_CYCLE_LOCK_TTL=200, BID_CYCLE_TIME_LIMIT=300)
+    problems = config_problems(create_app(settings), settings)
+    assert any("BID_CYCLE_LOCK_TTL" in p for p in problems)
+
+
+def test_self_check_refuses_soft_limit_not_below_hard_limit() -> None:
+    settings = Settings(TASK_SOFT_TIME_LIMIT=600, TASK_TIME_LIMIT=600)
+    problems = config_problems(create_app(settings), settings)
+    assert any("soft time limit 600 s must be below its hard limit 600 s" in p for p in problems)
+
+
+def test_self_check_refuses_visibility_timeout_below_hard_limit() -> None:
+    settings = Settings(VISIBILITY_TIMEOUT=500, BID_CYCLE_LOCK_TTL=400)
+    problems = config_problems(create_app(settings), settings)
+    assert any("VISIBILITY_TIMEOUT (500 s)" in p for p in problems)
