@@ -620,6 +620,9 @@ class CeleryFailedTask(Base):
         CheckConstraint(check_in("reason", FAILURE_REASONS), name="reason"),
         Index("ix_celery_failed_tasks_failed_at", "failed_at"),
         Index("ix_celery_failed_tasks_task_name", "task_name"),
+        # Celery can report one hard time-out twice (on_timeout and the pool's own failure path):
+        # one dead letter per task id.
+        Index("uq_celery_failed_tasks_task_id", "task_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.core.secrets import redact
@@ -42,22 +43,28 @@ class FailedTask:
     queue: str | None = None
 
 
-def record_failed_task(session: Session, failed: FailedTask) -> CeleryFailedTask:
+def record_failed_task(session: Session, failed: FailedTask) -> int | None:
+    """Insert the dead letter and its alert; None when this task id was recorded already."""
     if failed.reason not in FAILURE_REASONS:
         raise ValueError(f"unknown failure reason {failed.reason!r}")
-    row = CeleryFailedTask(
-        task_id=failed.task_id,
-        task_name=failed.task_name,
-        args=redact(list(failed.args)),
-        kwargs=redact(dict(failed.kwargs)),
-        exception=failed.exception[:MAX_TEXT],
-        traceback=failed.traceback[-MAX_TEXT:] if failed.traceback else None,
-        reason=failed.reason,
-        retries=failed.retries,
-        queue=failed.queue,
+    row_id = session.scalar(
+        insert(CeleryFailedTask)
+        .values(
+            task_id=failed.task_id,
+            task_name=failed.task_name,
+            args=redact(list(failed.args)),
+            kwargs=redact(dict(failed.kwargs)),
+            exception=failed.exception[:MAX_TEXT],
+            traceback=failed.traceback[-MAX_TEXT:] if failed.traceback else None,
+            reason=failed.reason,
+            retries=failed.retries,
+            queue=failed.queue,
+        )
+        .on_conflict_do_nothing(index_elements=[CeleryFailedTask.task_id])
+        .returning(CeleryFailedTask.id)
     )
-    session.add(row)
-    session.flush()
+    if row_id is None:
+        return None
     short_name = failed.task_name.rsplit(".", 1)[-1]
     create_alert(
         session,
@@ -67,7 +74,7 @@ def record_failed_task(session: Session, failed: FailedTask) -> CeleryFailedTask
             title=f"Celery task failed: {short_name}",
             message=f"Task {failed.task_name}[{failed.task_id}] failed for good ({failed.reason}): "
             f"{failed.exception[:500]}",
-            details={"failed_task_id": row.id, "task_id": failed.task_id, "reason": failed.reason},
+            details={"failed_task_id": row_id, "task_id": failed.task_id, "reason": failed.reason},
         ),
     )
-    return row
+    return row_id

@@ -176,6 +176,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_celery_failed_tasks_failed_at", "celery_failed_tasks", ["failed_at"], unique=False)
     op.create_index("ix_celery_failed_tasks_task_name", "celery_failed_tasks", ["task_name"], unique=False)
+    op.create_index("uq_celery_failed_tasks_task_id", "celery_failed_tasks", ["task_id"], unique=True)
     op.create_table(
         "marketing_cycle_runs",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),

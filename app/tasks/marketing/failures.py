@@ -44,11 +44,12 @@ def describe(exception: BaseException) -> str:
 def _store(failed: FailedTask) -> None:
     try:
         with session_scope() as session:
-            record_failed_task(session, failed)
+            recorded = record_failed_task(session, failed)
     except Exception:
         # The dead-letter table is the last resort: if PostgreSQL is down too, the log must say so.
         logger.exception("could not record dead letter for %s[%s]", failed.task_name, failed.task_id)
-    else:
+        return
+    if recorded is not None:
         logger.error("task %s[%s] failed for good (%s): %s", failed.task_name, failed.task_id, failed.reason,
                      failed.exception)
 
