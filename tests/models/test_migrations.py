@@ -193,7 +193,7 @@ def test_migration_file_names_are_dated() -> None:
 def test_ensure_partitions_creates_the_day_and_rows_route_there(migrated: Engine) -> None:
     day = date(2031, 3, 5)
     with Session(migrated) as session:
-        campaign, keyword = _seed_campaign(session)
+        campaign, _ = _seed_campaign(session)
         assert ensure_stats_partitions(session, day, day) == 1
         assert ensure_stats_partitions(session, day - timedelta(days=1), day) == 1  # idempotent
         session.add(MarketingStats(stat_date=day, campaign_id=campaign.id, marketplace="wb", views=10))
