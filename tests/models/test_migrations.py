@@ -355,3 +355,51 @@ def test_system_alert_needs_no_campaign(migrated: Engine) -> None:
         )
         details = conn.execute(text("SELECT details FROM marketing_alerts")).scalar_one()
     assert details == {}
+
+
+# Spec 7.3.5 aggregate_monthly_stats, verbatim: the schema must accept it as written.
+SPEC_MONTHLY_SQL = """
+    INSERT INTO marketing_stats_monthly (
+        campaign_id, marketplace, brand_id, stat_year, stat_month,
+        views, clicks, avg_ctr, spent, avg_cpc,
+        orders, revenue, avg_cpo, avg_drr, active_days
+    )
+    SELECT
+        campaign_id, marketplace, brand_id,
+        EXTRACT(YEAR FROM stat_date)::INT, EXTRACT(MONTH FROM stat_date)::INT,
+        SUM(views), SUM(clicks),
+        CASE WHEN SUM(views) > 0 THEN ROUND(SUM(clicks)::NUMERIC / SUM(views) * 100, 2) ELSE 0 END,
+        SUM(spent),
+        CASE WHEN SUM(clicks) > 0 THEN ROUND(SUM(spent) / SUM(clicks), 2) ELSE 0 END,
+        SUM(orders), SUM(revenue),
+        CASE WHEN SUM(orders) > 0 THEN ROUND(SUM(spent) / SUM(orders), 2) ELSE 0 END,
+        CASE WHEN SUM(revenue) > 0 THEN ROUND(SUM(spent) / SUM(revenue) * 100, 2) ELSE 0 END,
+        COUNT(DISTINCT stat_date)
+    FROM marketing_stats_daily
+    WHERE stat_date BETWEEN :start_date AND :end_date AND keyword_id IS NULL
+    GROUP BY campaign_id, marketplace, brand_id, EXTRACT(YEAR FROM stat_date), EXTRACT(MONTH FROM stat_date)
+    ON CONFLICT (campaign_id, stat_year, stat_month) DO UPDATE SET
+        views = EXCLUDED.views, clicks = EXCLUDED.clicks, avg_ctr = EXCLUDED.avg_ctr,
+        spent = EXCLUDED.spent, orders = EXCLUDED.orders, revenue = EXCLUDED.revenue,
+        active_days = EXCLUDED.active_days
+"""
+
+
+def test_spec_monthly_upsert_runs_on_the_schema(migrated: Engine) -> None:
+    first, second = date(2030, 7, 1), date(2030, 7, 2)
+    with Session(migrated) as session:
+        campaign, _ = _seed_campaign(session)
+        ensure_stats_partitions(session, first, second)
+        for day in (first, second):
+            session.add(_snapshot(campaign.id, None, day, 10, 1))
+            session.execute(text("SELECT fn_marketing_aggregate_daily_stats(:day)"), {"day": day})
+        period = {"start_date": first, "end_date": date(2030, 7, 31)}
+        for _ in range(2):  # the upsert: running it twice keeps one row
+            session.execute(text(SPEC_MONTHLY_SQL), period)
+        row = session.execute(
+            text(
+                "SELECT stat_year, stat_month, views, spent, avg_cpc, active_days "
+                "FROM marketing_stats_monthly"
+            )
+        ).one()
+    assert tuple(row) == (2030, 7, 2000, 20_000, 200, 2)
