@@ -48,10 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(tempfile.mkdtemp(prefix="adolf-test-"))
     _state["root"] = root
     admin = os.environ.get("TEST_DATABASE_URL")
-    if admin:
-        admin = to_sqlalchemy_url(admin)
-    else:
-        admin = EmbeddedPostgres(root / "pg", database="postgres").start()
+    admin = to_sqlalchemy_url(admin) if admin else EmbeddedPostgres(root / "pg", database="postgres").start()
     _state["admin"] = admin
     redis_url = os.environ.get("TEST_REDIS_URL")
     if not redis_url:

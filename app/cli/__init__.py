@@ -6,29 +6,37 @@ import sys
 
 import typer
 
-from app.cli.accounts import accounts_app
 from app.cli.errors import run_guarded
-from app.cli.services import db_app
-from app.cli.status import status_command
-from app.cli.tasks import run_command
-from app.cli.up import secret_key_command, up_command
 
-cli = typer.Typer(
-    name="adolf-marketing",
-    help="ADOLF Marketing background system: bids, stats, budgets and alerts for WB, Ozon and YM.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-cli.command("up", help="Run beat, the three workers and Flower (and the embedded services).")(up_command)
-cli.command("status", help="Workers per queue, queue lengths, last run of each periodic task.")(status_command)
-cli.command("run", help="Enqueue a task by its short name, wait, print its JSON result.")(run_command)
-cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
-    secret_key_command
-)
-cli.add_typer(db_app, name="db")
-cli.add_typer(accounts_app, name="accounts")
+
+def build_cli() -> typer.Typer:
+    # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
+    # setting must end as one line, not a traceback.
+    from app.cli.accounts import accounts_app
+    from app.cli.services import db_app
+    from app.cli.status import status_command
+    from app.cli.tasks import run_command
+    from app.cli.up import secret_key_command, up_command
+
+    cli = typer.Typer(
+        name="adolf-marketing",
+        help="ADOLF Marketing background system: bids, stats, budgets and alerts for WB, Ozon and YM.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    cli.command("up", help="Run beat, the three workers and Flower (and the embedded services).")(up_command)
+    cli.command("status", help="Workers per queue, queue lengths, last run of each periodic task.")(
+        status_command
+    )
+    cli.command("run", help="Enqueue a task by its short name, wait, print its JSON result.")(run_command)
+    cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
+        secret_key_command
+    )
+    cli.add_typer(db_app, name="db")
+    cli.add_typer(accounts_app, name="accounts")
+    return cli
 
 
 def main() -> None:
-    sys.exit(run_guarded(cli))
+    sys.exit(run_guarded(build_cli))

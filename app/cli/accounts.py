@@ -6,6 +6,7 @@ never echoed, logged or passed on the command line (DESIGN.md §3 "Credentials n
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -30,10 +31,19 @@ def read_secret(marketplace: str, token_file: Path | None) -> str:
             secret = token_file.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise UserError(f"cannot read --token-file {token_file}: {error.strerror}") from None
+    elif sys.stdin.isatty():
+        secret = typer.prompt(
+            f"{marketplace} {MARKETPLACES[marketplace]} (input hidden)",
+            hide_input=True,
+            default="",
+            show_default=False,
+        ).strip()
     else:
-        secret = typer.prompt(f"{marketplace} {MARKETPLACES[marketplace]} (input hidden)", hide_input=True).strip()
+        secret = sys.stdin.readline().strip()  # piped: `accounts add ... < token-file`
     if not secret:
-        raise UserError("the token is empty; put the marketplace token in --token-file or type it at the prompt")
+        raise UserError(
+            "the token is empty; put the marketplace token in --token-file or type it at the prompt"
+        )
     return secret
 
 
@@ -133,7 +143,9 @@ def remove_account(account_id: int = typer.Argument(..., help="Account id from `
         used = session.scalar(select(func.count()).where(MarketingCampaign.account_id == account_id)) or 0
         if used:
             account.is_active = False
-            typer.echo(f"account {account_id} has {used} campaigns with history: deactivated instead of removed")
+            typer.echo(
+                f"account {account_id} has {used} campaigns with history: deactivated instead of removed"
+            )
             return
         session.delete(account)
         typer.echo(f"removed account {account_id}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-import click
 import redis
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError as SAProgrammingError
@@ -43,17 +42,13 @@ def explain(error: BaseException) -> str | None:
     return None
 
 
-def run_guarded(cli: Callable[..., object]) -> int:
+def run_guarded(build_cli: Callable[[], Callable[..., object]]) -> int:
+    """Build and run the Typer app in standalone mode (it reports usage errors itself) and turn
+    our known failures into one line each."""
     try:
-        cli(standalone_mode=False)
-    except click.exceptions.Abort:
-        print("Aborted.", file=sys.stderr)
-        return 130
-    except click.exceptions.Exit as done:
-        return int(done.exit_code)
-    except click.ClickException as bad_usage:
-        bad_usage.show()
-        return bad_usage.exit_code
+        build_cli()(prog_name="adolf-marketing")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except KeyboardInterrupt:
         return 130
     except Exception as error:

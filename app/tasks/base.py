@@ -15,8 +15,8 @@ from typing import Any
 from celery import Task
 from celery.exceptions import Reject
 
-from app.core.config import get_settings
 from app.core.clock import now_utc
+from app.core.config import get_settings
 from app.core.redis import get_redis
 
 logger = logging.getLogger(__name__)

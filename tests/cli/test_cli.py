@@ -56,7 +56,9 @@ def test_empty_token_at_the_prompt() -> None:
 
 
 def test_invalid_setting() -> None:
-    assert_one_line_error(cli("accounts", "list", env={"TASK_TIME_LIMIT": "soon"}), "Invalid setting TASK_TIME_LIMIT")
+    assert_one_line_error(
+        cli("accounts", "list", env={"TASK_TIME_LIMIT": "soon"}), "Invalid setting TASK_TIME_LIMIT"
+    )
 
 
 def test_unreachable_database() -> None:
@@ -76,7 +78,9 @@ def test_unknown_task() -> None:
 def test_add_list_remove_account_keeps_the_secret_encrypted(clean_db: None, tmp_path: Path) -> None:
     token = tmp_path / "wb.token"
     token.write_text("secret-wb-token-123\n")
-    added = cli("accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token))
+    added = cli(
+        "accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token)
+    )
     assert added.returncode == 0, added.stderr
     assert "secret-wb-token-123" not in added.stdout + added.stderr
     listed = cli("accounts", "list")
@@ -86,7 +90,9 @@ def test_add_list_remove_account_keeps_the_secret_encrypted(clean_db: None, tmp_
         assert b"secret-wb-token-123" not in account.credentials_encrypted
         assert decrypt_credentials(account.credentials_encrypted) == {"token": "secret-wb-token-123"}
         account_id = account.id
-    duplicate = cli("accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token))
+    duplicate = cli(
+        "accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token)
+    )
     assert_one_line_error(duplicate, "exists already")
     assert cli("accounts", "remove", str(account_id)).returncode == 0
     assert_one_line_error(cli("accounts", "remove", str(account_id)), f"no account with id {account_id}")

@@ -16,17 +16,72 @@ from app.core.config import Settings
 
 # Spec 7.2.2, copied by hand from the seed so that a change on either side is caught.
 SPEC_BEAT = {
-    "marketing-run-bid-cycle": ("app.tasks.marketing.bid_cycle.run_bid_cycle", crontab(minute="7,22,37,52"), [], "marketing_high"),
-    "marketing-collect-stats-wb": ("app.tasks.marketing.stats.collect_stats", crontab(minute="0,15,30,45"), ["wb"], "marketing_default"),
-    "marketing-collect-stats-ozon": ("app.tasks.marketing.stats.collect_stats", crontab(minute="5,20,35,50"), ["ozon"], "marketing_default"),
-    "marketing-collect-stats-ym": ("app.tasks.marketing.stats.collect_stats", crontab(minute="10,25,40,55"), ["ym"], "marketing_default"),
-    "marketing-check-budgets": ("app.tasks.marketing.budgets.check_budgets", crontab(minute="3,18,33,48"), [], "marketing_high"),
-    "marketing-sync-campaigns": ("app.tasks.marketing.sync.sync_campaigns", crontab(minute=0), [], "marketing_default"),
-    "marketing-check-api-health": ("app.tasks.marketing.health.check_api_health", crontab(minute="*/5"), [], "marketing_high"),
-    "marketing-calculate-analytics": ("app.tasks.marketing.analytics.calculate_analytics", crontab(hour=1, minute=0), [], "marketing_low"),
-    "marketing-aggregate-daily-stats": ("app.tasks.marketing.aggregation.aggregate_daily_stats", crontab(hour=0, minute=30), [], "marketing_low"),
-    "marketing-aggregate-monthly-stats": ("app.tasks.marketing.aggregation.aggregate_monthly_stats", crontab(day_of_month=1, hour=2, minute=0), [], "marketing_low"),
-    "marketing-cleanup-old-stats": ("app.tasks.marketing.cleanup.cleanup_old_stats", crontab(hour=3, minute=0), [], "marketing_low"),
+    "marketing-run-bid-cycle": (
+        "app.tasks.marketing.bid_cycle.run_bid_cycle",
+        crontab(minute="7,22,37,52"),
+        [],
+        "marketing_high",
+    ),
+    "marketing-collect-stats-wb": (
+        "app.tasks.marketing.stats.collect_stats",
+        crontab(minute="0,15,30,45"),
+        ["wb"],
+        "marketing_default",
+    ),
+    "marketing-collect-stats-ozon": (
+        "app.tasks.marketing.stats.collect_stats",
+        crontab(minute="5,20,35,50"),
+        ["ozon"],
+        "marketing_default",
+    ),
+    "marketing-collect-stats-ym": (
+        "app.tasks.marketing.stats.collect_stats",
+        crontab(minute="10,25,40,55"),
+        ["ym"],
+        "marketing_default",
+    ),
+    "marketing-check-budgets": (
+        "app.tasks.marketing.budgets.check_budgets",
+        crontab(minute="3,18,33,48"),
+        [],
+        "marketing_high",
+    ),
+    "marketing-sync-campaigns": (
+        "app.tasks.marketing.sync.sync_campaigns",
+        crontab(minute=0),
+        [],
+        "marketing_default",
+    ),
+    "marketing-check-api-health": (
+        "app.tasks.marketing.health.check_api_health",
+        crontab(minute="*/5"),
+        [],
+        "marketing_high",
+    ),
+    "marketing-calculate-analytics": (
+        "app.tasks.marketing.analytics.calculate_analytics",
+        crontab(hour=1, minute=0),
+        [],
+        "marketing_low",
+    ),
+    "marketing-aggregate-daily-stats": (
+        "app.tasks.marketing.aggregation.aggregate_daily_stats",
+        crontab(hour=0, minute=30),
+        [],
+        "marketing_low",
+    ),
+    "marketing-aggregate-monthly-stats": (
+        "app.tasks.marketing.aggregation.aggregate_monthly_stats",
+        crontab(day_of_month=1, hour=2, minute=0),
+        [],
+        "marketing_low",
+    ),
+    "marketing-cleanup-old-stats": (
+        "app.tasks.marketing.cleanup.cleanup_old_stats",
+        crontab(hour=3, minute=0),
+        [],
+        "marketing_low",
+    ),
 }
 
 SPEC_ROUTES = {
@@ -45,14 +100,21 @@ SPEC_ROUTES = {
 def test_app_settings_follow_spec_7_2_1() -> None:
     conf = celery_app.conf
     assert celery_app.main == "adolf_marketing"
-    assert (conf.task_serializer, conf.result_serializer, list(conf.accept_content)) == ("json", "json", ["json"])
+    assert (conf.task_serializer, conf.result_serializer, list(conf.accept_content)) == (
+        "json",
+        "json",
+        ["json"],
+    )
     assert (conf.timezone, conf.enable_utc) == ("Europe/Moscow", True)
     assert [(q.name, q.routing_key) for q in conf.task_queues] == [
         ("marketing_high", "marketing.high"),
         ("marketing_default", "marketing.default"),
         ("marketing_low", "marketing.low"),
     ]
-    assert (conf.task_default_queue, conf.task_default_routing_key) == ("marketing_default", "marketing.default")
+    assert (conf.task_default_queue, conf.task_default_routing_key) == (
+        "marketing_default",
+        "marketing.default",
+    )
     assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
     assert (conf.worker_prefetch_multiplier, conf.worker_max_tasks_per_child) == (2, 500)
     assert (conf.task_soft_time_limit, conf.task_time_limit) == (300, 600)

@@ -18,7 +18,10 @@ def test_day_bounds_are_utc() -> None:
 
 def test_previous_month_from_moscow_first_of_month() -> None:
     # 1 December 00:30 Moscow is still 30 November in UTC: the month before is November, not October.
-    assert previous_month_bounds(datetime(2026, 11, 30, 21, 30, tzinfo=UTC)) == (date(2026, 11, 1), date(2026, 11, 30))
+    assert previous_month_bounds(datetime(2026, 11, 30, 21, 30, tzinfo=UTC)) == (
+        date(2026, 11, 1),
+        date(2026, 11, 30),
+    )
 
 
 def test_naive_datetimes_are_refused() -> None:

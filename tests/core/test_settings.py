@@ -24,7 +24,9 @@ def test_env_example_lists_every_setting_with_a_description() -> None:
         ("LOG_LEVEL", "LOUD", "Invalid setting LOG_LEVEL"),
     ],
 )
-def test_bad_settings_give_one_clear_line(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str) -> None:
+def test_bad_settings_give_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(variable, value)
     reset_settings_cache()
     try:

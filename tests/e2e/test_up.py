@@ -25,7 +25,11 @@ def free_port() -> int:
 
 
 def zero_config_env(data_dir: Path, flower_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY"}
+    }
     env.update({"DATA_DIR": str(data_dir), "FLOWER_PORT": str(flower_port), "PYTHONUNBUFFERED": "1"})
     return env
 
@@ -49,7 +53,10 @@ def wait_for_workers(env: dict[str, str], expected: int, timeout: float) -> str:
     while time.monotonic() < deadline:
         result = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "status", "--timeout", "2"],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         output = result.stdout + result.stderr
         if f"{expected} nodes online" in output:
@@ -64,7 +71,11 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     env = zero_config_env(data_dir, flower_port)
     log = (tmp_path / "up.log").open("w")
     up = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-m", "app.cli", "up"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         started = time.monotonic()

@@ -20,20 +20,30 @@ def world(db_session: Session) -> dict[str, int]:
     users = {
         "manager": User(email="m@a", full_name="M", role="manager", brand_id=brand.id),
         "other_manager": User(email="m@b", full_name="M2", role="manager", brand_id=other.id),
-        "inactive_manager": User(email="x@a", full_name="X", role="manager", brand_id=brand.id, is_active=False),
+        "inactive_manager": User(
+            email="x@a", full_name="X", role="manager", brand_id=brand.id, is_active=False
+        ),
         "senior": User(email="s@x", full_name="S", role="senior"),
         "director": User(email="d@x", full_name="D", role="director"),
         "admin": User(email="a@x", full_name="A", role="administrator"),
     }
     db_session.add_all(users.values())
     account = MarketplaceAccount(
-        marketplace="wb", brand_id=brand.id, name="wb-main", credentials_encrypted=encrypt_credentials({"token": "t"})
+        marketplace="wb",
+        brand_id=brand.id,
+        name="wb-main",
+        credentials_encrypted=encrypt_credentials({"token": "t"}),
     )
     db_session.add(account)
     db_session.flush()
     campaign = MarketingCampaign(
-        account_id=account.id, marketplace="wb", brand_id=brand.id, external_id="1001", name="Summer",
-        campaign_type="search", status="active",
+        account_id=account.id,
+        marketplace="wb",
+        brand_id=brand.id,
+        external_id="1001",
+        name="Summer",
+        campaign_type="search",
+        status="active",
     )
     db_session.add(campaign)
     db_session.flush()
@@ -48,7 +58,8 @@ def recipients_of(session: Session, alert_id: int) -> set[int]:
 
 def test_info_alert_reaches_only_the_brand_managers(db_session: Session, world: dict[str, int]) -> None:
     result = create_alert(
-        db_session, AlertRequest("budget_warning", "info", "Budget 80%", "spent 80%", campaign_id=world["campaign"])
+        db_session,
+        AlertRequest("budget_warning", "info", "Budget 80%", "spent 80%", campaign_id=world["campaign"]),
     )
     assert recipients_of(db_session, result.alert_id) == {world["manager"]}
     assert result.recipients == 1
@@ -59,22 +70,32 @@ def test_warning_and_critical_also_reach_seniors_directors_admins(
     db_session: Session, world: dict[str, int], severity: str
 ) -> None:
     result = create_alert(
-        db_session, AlertRequest("budget_exceeded", severity, "Paused", "limit hit", campaign_id=world["campaign"])
+        db_session,
+        AlertRequest("budget_exceeded", severity, "Paused", "limit hit", campaign_id=world["campaign"]),
     )
     assert recipients_of(db_session, result.alert_id) == {
-        world["manager"], world["senior"], world["director"], world["admin"]
+        world["manager"],
+        world["senior"],
+        world["director"],
+        world["admin"],
     }
 
 
 def test_notification_carries_campaign_and_alert(db_session: Session, world: dict[str, int]) -> None:
     result = create_alert(
-        db_session, AlertRequest("budget_exceeded", "warning", "Paused", "limit", campaign_id=world["campaign"])
+        db_session,
+        AlertRequest("budget_exceeded", "warning", "Paused", "limit", campaign_id=world["campaign"]),
     )
-    notification = db_session.scalars(select(Notification).where(Notification.user_id == world["manager"])).one()
+    notification = db_session.scalars(
+        select(Notification).where(Notification.user_id == world["manager"])
+    ).one()
     assert notification.event_type == "marketing.budget_exceeded"
     assert notification.level == "warning"
     assert notification.data == {
-        "campaign_id": world["campaign"], "campaign_name": "Summer", "marketplace": "wb", "alert_id": result.alert_id
+        "campaign_id": world["campaign"],
+        "campaign_name": "Summer",
+        "marketplace": "wb",
+        "alert_id": result.alert_id,
     }
     alert = db_session.get(MarketingAlert, result.alert_id)
     assert alert is not None and alert.brand_id is not None and alert.notification_id is not None
@@ -84,13 +105,21 @@ def test_system_alert_without_campaign_works(db_session: Session, world: dict[st
     info = create_alert(db_session, AlertRequest("system_notice", "info", "Notice", "text"))
     assert recipients_of(db_session, info.alert_id) == {world["admin"]}
     critical = create_alert(db_session, AlertRequest("system_error", "critical", "Failed", "text"))
-    assert recipients_of(db_session, critical.alert_id) == {world["senior"], world["director"], world["admin"]}
+    assert recipients_of(db_session, critical.alert_id) == {
+        world["senior"],
+        world["director"],
+        world["admin"],
+    }
     alert = db_session.get(MarketingAlert, critical.alert_id)
     assert alert is not None and alert.campaign_id is None
 
 
-def test_alert_for_a_missing_campaign_is_kept_as_system_alert(db_session: Session, world: dict[str, int]) -> None:
-    result = create_alert(db_session, AlertRequest("budget_exceeded", "warning", "Paused", "x", campaign_id=999999))
+def test_alert_for_a_missing_campaign_is_kept_as_system_alert(
+    db_session: Session, world: dict[str, int]
+) -> None:
+    result = create_alert(
+        db_session, AlertRequest("budget_exceeded", "warning", "Paused", "x", campaign_id=999999)
+    )
     alert = db_session.get(MarketingAlert, result.alert_id)
     assert alert is not None and alert.campaign_id is None
     assert alert.details["missing_campaign_id"] == 999999

@@ -6,6 +6,7 @@ Time limits, kills and acks only behave as in production in a real prefork worke
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,14 +33,10 @@ class WorkerProcess:
     def stop(self, grace: float = 15.0) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
 
@@ -54,9 +51,21 @@ def start_worker(
     node = f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path / f"{node.split('@')[0]}.log"
     argv = [
-        sys.executable, "-m", "celery", "-A", "app.core.celery_config", "worker",
-        "-P", "prefork", f"--concurrency={concurrency}", f"--queues={queues}", "-n", node,
-        "--without-gossip", "--without-mingle", "--loglevel=INFO",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "app.core.celery_config",
+        "worker",
+        "-P",
+        "prefork",
+        f"--concurrency={concurrency}",
+        f"--queues={queues}",
+        "-n",
+        node,
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
     ]
     if include:
         argv += ["--include", ",".join(include)]

@@ -30,7 +30,9 @@ def wait_for_dead_letter(task_id: str, timeout: float = 60.0) -> CeleryFailedTas
 
 def critical_alerts_for(task_id: str) -> list[MarketingAlert]:
     with session_scope() as session:
-        alerts = session.scalars(select(MarketingAlert).where(MarketingAlert.alert_type == "system_error")).all()
+        alerts = session.scalars(
+            select(MarketingAlert).where(MarketingAlert.alert_type == "system_error")
+        ).all()
         return [a for a in alerts if a.details.get("task_id") == task_id]
 
 
@@ -78,7 +80,9 @@ def test_expired_periodic_message_is_a_dead_letter(clean_db, worker_factory) -> 
     assert row.reason == "expired"
 
 
-def test_successful_task_leaves_no_dead_letter_and_records_its_last_run(clean_db, worker_factory, redis_client) -> None:
+def test_successful_task_leaves_no_dead_letter_and_records_its_last_run(
+    clean_db, worker_factory, redis_client
+) -> None:
     worker_factory(include=CHAOS)
     result = celery_app.send_task("app.tasks.marketing.alerts.test_succeeds", args=[5])
     assert result.get(timeout=30) == {"value": 5}

@@ -59,7 +59,9 @@ def alert_recipients(session: Session, brand_id: int | None, severity: str, syst
     active = User.is_active.is_(True)
     ids: set[int] = set()
     if brand_id is not None:
-        ids.update(session.scalars(select(User.id).where(active, User.role == "manager", User.brand_id == brand_id)))
+        ids.update(
+            session.scalars(select(User.id).where(active, User.role == "manager", User.brand_id == brand_id))
+        )
     roles: tuple[str, ...] = ()
     if severity in ("warning", "critical"):
         roles = ESCALATED_ROLES

@@ -45,5 +45,7 @@ def send_alert(
     )
     with session_scope() as session:
         result = create_alert(session, request)
-    logger.info("alert %s (%s) for campaign %s sent to %d users", alert_type, severity, campaign_id, result.recipients)
+    logger.info(
+        "alert %s (%s) for campaign %s sent to %d users", alert_type, severity, campaign_id, result.recipients
+    )
     return result.as_dict()

@@ -50,8 +50,13 @@ def _store(failed: FailedTask) -> None:
         logger.exception("could not record dead letter for %s[%s]", failed.task_name, failed.task_id)
         return
     if recorded is not None:
-        logger.error("task %s[%s] failed for good (%s): %s", failed.task_name, failed.task_id, failed.reason,
-                     failed.exception)
+        logger.error(
+            "task %s[%s] failed for good (%s): %s",
+            failed.task_name,
+            failed.task_id,
+            failed.reason,
+            failed.exception,
+        )
 
 
 @signals.task_failure.connect
@@ -91,11 +96,11 @@ def _on_task_revoked(sender: Any = None, request: Any = None, expired: bool = Fa
     _store(
         FailedTask(
             task_id=str(request.id),
-            task_name=str(request.name),
+            task_name=str(getattr(sender, "name", None) or getattr(request, "task", "unknown")),
             reason="expired",
             exception="TaskExpired: the message waited in the queue past its expires time",
-            args=list(request.args or []),
-            kwargs=dict(request.kwargs or {}),
-            queue=(request.delivery_info or {}).get("routing_key"),
+            args=list(getattr(request, "args", None) or []),
+            kwargs=dict(getattr(request, "kwargs", None) or {}),
+            queue=(getattr(request, "delivery_info", None) or {}).get("routing_key"),
         )
     )
