@@ -314,12 +314,21 @@ celery_app = create_app()
 app = celery_app  # `celery -A app.core.celery_config` finds either name
 
 
-@signals.worker_init.connect
-def _refuse_inconsistent_limits(sender: Any = None, **_: Any) -> None:
+def _refuse_to_start_on_inconsistent_limits() -> None:
+    # Celery logs and swallows exceptions raised by signal receivers; SystemExit is not swallowed,
+    # so the worker or beat stops before consuming anything, with the reason as its last line.
     celery_app.loader.import_default_modules()
-    check_config(celery_app)
+    try:
+        check_config(celery_app)
+    except ConfigError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+@signals.worker_init.connect
+def _check_before_worker_starts(sender: Any = None, **_: Any) -> None:
+    _refuse_to_start_on_inconsistent_limits()
 
 
 @signals.beat_init.connect
-def _refuse_inconsistent_limits_in_beat(sender: Any = None, **_: Any) -> None:
-    check_config(celery_app)
+def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
+    _refuse_to_start_on_inconsistent_limits()

@@ -3,6 +3,11 @@ reliability additions, and the self-check refuses inconsistent limits."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
 from celery.schedules import crontab
 
 from app.core.celery_config import (
@@ -178,3 +183,34 @@ def test_self_check_refuses_visibility_timeout_below_hard_limit() -> None:
     settings = Settings(VISIBILITY_TIMEOUT=500, BID_CYCLE_LOCK_TTL=400)
     problems = config_problems(create_app(settings), settings)
     assert any("VISIBILITY_TIMEOUT (500 s)" in p for p in problems)
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("command", [["worker", "-Q", "marketing_low", "-c", "1"], ["beat"]])
+def test_worker_and_beat_refuse_to_start_with_inconsistent_limits(command: list[str], tmp_path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "app.core.celery_config",
+            *command,
+            f"--schedule={tmp_path / 's'}",
+        ]
+        if command == ["beat"]
+        else [sys.executable, "-m", "celery", "-A", "app.core.celery_config", *command],
+        env={**os.environ, "BID_CYCLE_LOCK_TTL": "100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "error: Inconsistent Celery limits: BID_CYCLE_LOCK_TTL (100 s) must exceed BID_CYCLE_TIME_LIMIT "
+            "(300 s), or a second cycle can start while the first runs"
+        )
+    )
