@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
+from celery.schedules import crontab
 from rich.console import Console
 from rich.table import Table
 
@@ -35,9 +37,23 @@ def last_runs() -> dict[str, dict[str, Any]]:
     return {key.decode(): json.loads(value) for key, value in raw.items()}
 
 
+def cron_text(schedule: crontab) -> str:
+    return " ".join(
+        str(part)
+        for part in (
+            schedule._orig_minute,
+            schedule._orig_hour,
+            schedule._orig_day_of_month,
+            schedule._orig_month_of_year,
+            schedule._orig_day_of_week,
+        )
+    )
+
+
 def status_command() -> None:
     require_running_system()
-    console = Console()
+    # Piped output (scripts, logs) gets full names instead of an 80-column squeeze.
+    console = Console(width=None if sys.stdout.isatty() else 160)
     workers = workers_by_queue()
     lengths = queue_lengths()
     queues = Table(title="Queues")
@@ -48,15 +64,17 @@ def status_command() -> None:
     console.print(queues)
 
     runs = last_runs()
+    celery_app.loader.import_default_modules()
     periodic = Table(title="Periodic tasks")
-    for column in ("entry", "schedule", "last run (UTC)", "state"):
+    for column in ("entry", "schedule (Moscow)", "last run (UTC)", "state"):
         periodic.add_column(column)
     for entry in PERIODIC_ENTRIES:
         run = runs.get(run_key(entry.task, list(entry.args)))
-        periodic.add_row(
-            entry.name,
-            str(entry.schedule).removeprefix("<crontab: ").removesuffix(">"),
-            run["finished_at"] if run else "never",
-            run["state"] if run else "-",
-        )
+        if run:
+            state = run["state"]
+        elif entry.task in celery_app.tasks:
+            state = "-"
+        else:
+            state = "[yellow]not in this build[/yellow]"
+        periodic.add_row(entry.name, cron_text(entry.schedule), run["finished_at"] if run else "never", state)
     console.print(periodic)

@@ -109,3 +109,20 @@ def test_ym_account_needs_a_business_id(tmp_path: Path) -> None:
 def test_db_commands_succeed_on_the_migrated_database(args: tuple[str, ...]) -> None:
     result = cli(*args)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.worker
+def test_run_enqueues_by_short_name_and_prints_the_result(clean_db: None, worker_factory) -> None:
+    worker_factory(queues="marketing_high")
+    result = cli("run", "send_alert", "null", "system_notice", "info", "Hello", "First alert")
+    assert result.returncode == 0, result.stderr
+    assert '"alert_id": 1' in result.stdout and '"recipients": 0' in result.stdout
+
+
+@pytest.mark.worker
+def test_status_lists_workers_per_queue_and_periodic_entries(worker_factory) -> None:
+    worker = worker_factory(queues="marketing_high")
+    result = cli("status")
+    assert result.returncode == 0, result.stderr
+    assert worker.node in result.stdout
+    assert "marketing-check-api-health" in result.stdout
