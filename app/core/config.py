@@ -80,6 +80,17 @@ class Settings(BaseSettings):
     YM_API_URL: str = Field(default="https://api.partner.market.yandex.ru", description="YM Partner API")
     WATCHER_API_URL: str | None = Field(default=None, description="ADOLF Watcher API; unset = not used")
     HTTP_TIMEOUT: float = Field(default=30.0, gt=0, description="seconds; timeout of every API call")
+    HTTP_MAX_ATTEMPTS: int = Field(
+        default=4, ge=1, le=10, description="count; tries of one API call on timeouts, 5xx, 429/420"
+    )
+    HTTP_BACKOFF_BASE: float = Field(default=0.5, gt=0, description="seconds; first retry delay, doubling")
+    HTTP_BACKOFF_MAX: float = Field(default=30.0, gt=0, description="seconds; longest retry delay")
+    RATE_LIMIT_FACTOR: float = Field(
+        default=1.0,
+        gt=0,
+        description="multiplier of every official rate limit; 1 for real marketplaces, the sandbox's "
+        "fast-profile factor when talking to it",
+    )
 
     # --- Monitoring -----------------------------------------------------------------------------
     FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")

@@ -1,0 +1,146 @@
+"""collect_stats (spec 7.3.2; issue 5 item 2): snapshots of campaign and keyword counters for
+the current Moscow day, written in bulk.
+
+Per account: read every active campaign's stats in the adapter's batches, then write all snapshots
+with one COPY in one transaction, update each campaign's `spent_today`, and record the account's
+last successful collection (the stats_collection_lag metric, spec 7.4.2). A snapshot naming an
+unknown or duplicated campaign/keyword is rejected with a logged reason; the rest goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter, StatsSnapshot
+from app.services.marketing.stats_store import StatsRow, write_stats_rows
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AccountStats:
+    """What was read from one account, before anything is written."""
+
+    account_id: int
+    campaign_snapshots: list[StatsSnapshot] = field(default_factory=list)
+    keyword_snapshots: list[StatsSnapshot] = field(default_factory=list)
+    failed_campaigns: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoreSummary:
+    campaigns_fetched: int = 0
+    keywords_fetched: int = 0
+    stats_saved: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+def active_campaign_ids(session: Session, account_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(MarketingCampaign.external_id).where(
+                MarketingCampaign.account_id == account_id,
+                MarketingCampaign.status == "active",
+                MarketingCampaign.is_removed.is_(False),
+            )
+        )
+    )
+
+
+async def fetch_account_stats(
+    adapter: MarketplaceAdapter, account_id: int, campaign_ids: Sequence[str], day: date
+) -> AccountStats:
+    """Campaign totals, then keyword rows; a failed batch marks its campaigns failed, not the run."""
+    result = AccountStats(account_id=account_id)
+    if not campaign_ids:
+        return result
+    try:
+        result.campaign_snapshots = await adapter.get_campaign_stats(campaign_ids, day)
+    except AdapterError as error:
+        result.errors.append(str(error))
+        result.failed_campaigns.extend(campaign_ids)
+        return result
+    try:
+        result.keyword_snapshots = await adapter.get_keyword_stats(campaign_ids, day)
+    except AdapterError as error:
+        result.errors.append(str(error))
+    return result
+
+
+def store_account_stats(
+    session: Session, account: MarketplaceAccount, fetched: AccountStats, collected_at: datetime, today: date
+) -> StoreSummary:
+    summary = StoreSummary()
+    campaigns = {
+        c.external_id: c
+        for c in session.scalars(select(MarketingCampaign).where(MarketingCampaign.account_id == account.id))
+    }
+    keywords = {
+        (k.campaign_id, k.external_id): k.id
+        for k in session.scalars(
+            select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_([c.id for c in campaigns.values()]))
+        )
+    }
+    rows: list[StatsRow] = []
+    seen: set[tuple[int, int | None, date]] = set()
+    for snapshot in [*fetched.campaign_snapshots, *fetched.keyword_snapshots]:
+        campaign = campaigns.get(snapshot.campaign_external_id)
+        if campaign is None:
+            summary.rejected.append(f"stats for unknown campaign {snapshot.campaign_external_id}")
+            continue
+        keyword_id = None
+        if snapshot.keyword_external_id is not None:
+            keyword_id = keywords.get((campaign.id, snapshot.keyword_external_id))
+            if keyword_id is None:
+                summary.rejected.append(
+                    f"stats for unknown keyword {snapshot.keyword_external_id} of campaign {campaign.external_id} "
+                    "(next sync_campaigns adds it)"
+                )
+                continue
+        identity = (campaign.id, keyword_id, snapshot.stat_date)
+        if identity in seen:
+            summary.rejected.append(
+                f"duplicated stats for campaign {campaign.external_id} keyword {snapshot.keyword_external_id}"
+            )
+            continue
+        seen.add(identity)
+        rows.append(_row(snapshot, campaign, keyword_id, collected_at))
+        if keyword_id is None:
+            summary.campaigns_fetched += 1
+            if snapshot.stat_date == today:
+                campaign.spent_today = snapshot.spent
+                campaign.spent_date = today
+        else:
+            summary.keywords_fetched += 1
+    summary.stats_saved = write_stats_rows(session, rows)
+    if not fetched.errors:
+        account.last_stats_collected_at = collected_at
+    for reason in summary.rejected:
+        logger.warning("account %s: rejected %s", account.id, reason)
+    return summary
+
+
+def _row(snapshot: StatsSnapshot, campaign: MarketingCampaign, keyword_id: int | None, at: datetime) -> StatsRow:
+    return StatsRow(
+        stat_date=snapshot.stat_date,
+        collected_at=at,
+        campaign_id=campaign.id,
+        keyword_id=keyword_id,
+        marketplace=campaign.marketplace,
+        views=snapshot.views,
+        clicks=snapshot.clicks,
+        add_to_cart=snapshot.add_to_cart,
+        orders=snapshot.orders,
+        spent=snapshot.spent,
+        revenue=snapshot.revenue,
+        avg_position=snapshot.avg_position,
+        raw_data=snapshot.raw or None,
+    )

@@ -1,0 +1,170 @@
+"""Campaign sync (issue 5 item 1; spec 7.2.2 "marketing-sync-campaigns").
+
+Upserts one account's campaigns and their keywords/clusters/SKUs from the marketplace, marks
+those that disappeared, and never overwrites what our users own: strategy and its parameters,
+safety thresholds, daily limit, max bid, dry-run, fixed keywords, and a pause we made ourselves
+(budget or safety) that the marketplace now reports back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.clock import now_utc
+from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.services.marketing.adapters.base import Campaign, Keyword, MarketplaceAdapter
+
+# Statuses whose keywords are worth reading (a finished or archived campaign's are not).
+LIVE_STATUSES = ("active", "paused", "draft")
+
+
+@dataclass
+class SyncSummary:
+    account_id: int
+    campaigns_seen: int = 0
+    campaigns_created: int = 0
+    campaigns_removed: int = 0
+    keywords_seen: int = 0
+    keywords_created: int = 0
+    keywords_removed: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "account_id": self.account_id,
+            "campaigns_seen": self.campaigns_seen,
+            "campaigns_created": self.campaigns_created,
+            "campaigns_removed": self.campaigns_removed,
+            "keywords_seen": self.keywords_seen,
+            "keywords_created": self.keywords_created,
+            "keywords_removed": self.keywords_removed,
+            "rejected": len(self.rejected),
+        }
+
+
+async def fetch_account_state(adapter: MarketplaceAdapter) -> tuple[list[Campaign], list[Keyword]]:
+    """Everything sync needs from the marketplace, read before any database write."""
+    campaigns = await adapter.list_campaigns()
+    live = [c.external_id for c in campaigns if c.status in LIVE_STATUSES]
+    keywords = await adapter.get_keywords(live) if live else []
+    return campaigns, keywords
+
+
+def apply_account_state(
+    session: Session,
+    account: MarketplaceAccount,
+    campaigns: Sequence[Campaign],
+    keywords: Sequence[Keyword],
+    now: datetime | None = None,
+) -> SyncSummary:
+    now = now or now_utc()
+    summary = SyncSummary(account_id=account.id)
+    existing = {
+        c.external_id: c
+        for c in session.scalars(select(MarketingCampaign).where(MarketingCampaign.account_id == account.id))
+    }
+    seen: dict[str, MarketingCampaign] = {}
+    for remote in _unique(campaigns, summary):
+        row = existing.get(remote.external_id)
+        if row is None:
+            row = MarketingCampaign(
+                account_id=account.id,
+                marketplace=account.marketplace,
+                brand_id=account.brand_id,
+                external_id=remote.external_id,
+                daily_limit=remote.daily_budget,
+            )
+            session.add(row)
+            summary.campaigns_created += 1
+        _update_campaign(row, remote, now)
+        seen[remote.external_id] = row
+    summary.campaigns_seen = len(seen)
+    for external_id, row in existing.items():
+        if external_id not in seen and not row.is_removed:
+            row.is_removed = True
+            row.removed_at = now
+            summary.campaigns_removed += 1
+    session.flush()
+    _sync_keywords(session, seen, keywords, summary)
+    account.last_synced_at = now
+    return summary
+
+
+def _unique(campaigns: Sequence[Campaign], summary: SyncSummary) -> list[Campaign]:
+    """Duplicated ids from an API: keep the first, report the rest (issue 5 bad data)."""
+    found: dict[str, Campaign] = {}
+    for campaign in campaigns:
+        if campaign.external_id in found:
+            summary.rejected.append(f"campaign {campaign.external_id}: duplicated id in the marketplace's list")
+            continue
+        found[campaign.external_id] = campaign
+    return list(found.values())
+
+
+def _update_campaign(row: MarketingCampaign, remote: Campaign, now: datetime) -> None:
+    row.name = remote.name
+    row.campaign_type = remote.campaign_type
+    row.payment_type = remote.payment_type
+    row.marketplace_status = remote.marketplace_status
+    # A pause we made (budget, safety) keeps its reason while the marketplace reports it back;
+    # any resume — ours or a user's — clears it.
+    if remote.status == "active":
+        row.paused_reason = None
+    row.status = remote.status
+    if row.daily_limit is None and remote.daily_budget is not None:
+        row.daily_limit = remote.daily_budget
+    row.is_removed = False
+    row.removed_at = None
+    row.last_synced_at = now
+
+
+def _sync_keywords(
+    session: Session,
+    campaigns: dict[str, MarketingCampaign],
+    keywords: Sequence[Keyword],
+    summary: SyncSummary,
+) -> None:
+    by_campaign: dict[str, dict[str, Keyword]] = {}
+    for keyword in keywords:
+        if keyword.campaign_external_id not in campaigns:
+            summary.rejected.append(
+                f"keyword {keyword.external_id}: belongs to unknown campaign {keyword.campaign_external_id}"
+            )
+            continue
+        bucket = by_campaign.setdefault(keyword.campaign_external_id, {})
+        if keyword.external_id in bucket:
+            summary.rejected.append(f"keyword {keyword.external_id}: duplicated id in campaign")
+            continue
+        bucket[keyword.external_id] = keyword
+    campaign_ids = [c.id for c in campaigns.values()]
+    existing: dict[tuple[int, str], MarketingKeyword] = {
+        (k.campaign_id, k.external_id): k
+        for k in session.scalars(select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_(campaign_ids)))
+    }
+    for external_campaign, items in by_campaign.items():
+        campaign = campaigns[external_campaign]
+        for remote in items.values():
+            summary.keywords_seen += 1
+            row = existing.pop((campaign.id, remote.external_id), None)
+            if row is None:
+                row = MarketingKeyword(campaign_id=campaign.id, external_id=remote.external_id, kind=remote.kind)
+                session.add(row)
+                summary.keywords_created += 1
+            row.keyword = remote.keyword
+            row.kind = remote.kind
+            row.product_id = remote.product_id
+            row.current_bid = remote.current_bid
+            if not (row.status == "paused" and remote.status in ("paused", "excluded")):
+                row.status = remote.status
+    read_campaigns = {campaigns[c].id for c in by_campaign} | {
+        c.id for c in campaigns.values() if c.status in LIVE_STATUSES
+    }
+    for (campaign_id, _), row in existing.items():
+        if campaign_id in read_campaigns and row.status != "removed":
+            row.status = "removed"
+            summary.keywords_removed += 1
