@@ -45,7 +45,9 @@ class EffectLog:
         fault: str | None = None,
     ) -> Effect:
         with self._lock:
-            item = Effect(len(self._items) + 1, at, marketplace, account_id, method, path, status, effect, fault)
+            item = Effect(
+                len(self._items) + 1, at, marketplace, account_id, method, path, status, effect, fault
+            )
             self._items.append(item)
             return item
 

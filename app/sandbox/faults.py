@@ -182,7 +182,10 @@ class FaultMiddleware:
                 {
                     "type": "http.response.start",
                     "status": rule.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": body})
@@ -204,7 +207,14 @@ class FaultMiddleware:
             start = next(m for m in captured if m["type"] == "http.response.start")
             body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
             broken = body[: max(1, len(body) // 2)] if len(body) > 1 else b"{"
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"content-type")]
-            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(broken)).encode())]
+            headers = [
+                (k, v)
+                for k, v in start.get("headers", [])
+                if k.lower() not in (b"content-length", b"content-type")
+            ]
+            headers += [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(broken)).encode()),
+            ]
             await send({"type": "http.response.start", "status": start["status"], "headers": headers})
             await send({"type": "http.response.body", "body": broken})

@@ -33,7 +33,7 @@ HOUR_PROFILE = (
 WEEKDAY_PROFILE = (0.95, 0.95, 0.95, 1.0, 1.0, 1.1, 1.15)
 # Funnel rates (plausible marketplace averages): click-through at top positions, add-to-cart per
 # click, order per add-to-cart, units per order.
-BASE_CTR = 0.04
+BASE_CTR = 0.03
 ATB_RATE = 0.09
 ORDER_RATE = 0.33
 UNITS_PER_ORDER = 1.08
@@ -41,8 +41,10 @@ MAX_SHOWN_POSITION = 60
 # Segments shorter than this are not simulated on a read (they are folded into the next one).
 MIN_STEP_S = 1.0
 
-# Counter slots of one (campaign, product, cluster, day) row.
-VIEWS, CLICKS, ATBS, ORDERS, SHKS, REVENUE, SPEND = range(7)
+# Counter slots of one (campaign, product, cluster, day) row; POS_VIEWS is position × views, so
+# that average positions are view-weighted. Money slots are kopecks.
+VIEWS, CLICKS, ATBS, ORDERS, SHKS, REVENUE, SPEND, POS_VIEWS = range(8)
+SLOTS = 8
 
 
 def view_share(position: int) -> float:
@@ -84,10 +86,12 @@ class Placement:
 class Market:
     """Simulates the world forward; owns the counters and the pending bid changes."""
 
-    def __init__(self, world: World, clock: VirtualClock) -> None:
+    def __init__(self, world: World, clock: VirtualClock, history_days: float = 0.0) -> None:
         self.world = world
         self.clock = clock
-        self.sim_time = clock.now()
+        # A world may start with some past: the first sync simulates `history_days` before "now" so
+        # that statistics, cluster lists and positions have data from the first call.
+        self.sim_time = clock.now() - timedelta(days=history_days)
         self._pending: list[_Pending] = []
         self._seq = itertools.count()
         # campaign id -> Moscow day -> (product id, cluster id) -> counters
@@ -188,7 +192,9 @@ class Market:
                 if entry is not None:
                     yield entry
 
-    def _entry(self, campaign: Campaign, item: CampaignItem, product: Product, cluster: Cluster) -> Placement | None:
+    def _entry(
+        self, campaign: Campaign, item: CampaignItem, product: Product, cluster: Cluster
+    ) -> Placement | None:
         mp = campaign.marketplace
         if mp == Marketplace.WILDBERRIES:
             if cluster.text in item.minus_phrases:
@@ -196,7 +202,9 @@ class Market:
             if cluster.placement == "search":
                 if not campaign.placements.get("search", True) and campaign.bid_type == "manual":
                     return None
-                bid = item.cluster_bids.get(cluster.id) or item.bids.get("search") or item.bids.get("combined")
+                bid = (
+                    item.cluster_bids.get(cluster.id) or item.bids.get("search") or item.bids.get("combined")
+                )
             else:
                 if not campaign.placements.get("recommendations") and campaign.bid_type == "manual":
                     return None
@@ -247,7 +255,7 @@ class Market:
                 revenue = shks * entry.product.price_kopecks
                 spend = self._spend(campaign, entry, views, clicks, revenue)
                 planned += spend
-                rows.append((entry, [views, clicks, atbs, orders, shks, revenue, spend]))
+                rows.append((entry, [views, clicks, atbs, orders, shks, revenue, spend, pos * views]))
             if not rows:
                 continue
             available = self.available_budget(campaign, day)
@@ -258,7 +266,9 @@ class Market:
             self._record(campaign, day, rows, scale)
             self._charge(campaign, day, planned * scale, exhausted=planned > available)
 
-    def _spend(self, campaign: Campaign, entry: Placement, views: float, clicks: float, revenue: float) -> float:
+    def _spend(
+        self, campaign: Campaign, entry: Placement, views: float, clicks: float, revenue: float
+    ) -> float:
         payment = campaign.payment_type.lower()
         if payment == "cpm":
             return views / 1000.0 * entry.charge_bid
@@ -267,13 +277,15 @@ class Market:
         # CPO (Ozon pay-per-order, YM boost): percent of the order value, bid = percent × 100.
         return revenue * entry.charge_bid / 10_000
 
-    def _record(self, campaign: Campaign, day: date, rows: list[tuple[Placement, list[float]]], scale: float) -> None:
+    def _record(
+        self, campaign: Campaign, day: date, rows: list[tuple[Placement, list[float]]], scale: float
+    ) -> None:
         by_day = self.stats.setdefault(campaign.id, {}).setdefault(day, {})
         for entry, values in rows:
             key = (entry.product.id, entry.cluster.id)
             counters = by_day.get(key)
             if counters is None:
-                counters = by_day[key] = [0.0] * 7
+                counters = by_day[key] = [0.0] * SLOTS
             for i, v in enumerate(values):
                 counters[i] += v * scale
 
@@ -289,9 +301,12 @@ class Market:
                 campaign.budget_kopecks = 0
                 self.spend_frac[campaign.id] = 0.0
                 campaign.status = "11"  # WB pauses a campaign whose budget ran out
-        elif campaign.marketplace == Marketplace.OZON and exhausted and campaign.budget_kopecks > 0:
-            if campaign.spent_total >= campaign.budget_kopecks - 1e-6:
-                campaign.status = "CAMPAIGN_STATE_STOPPED"  # "stopped: budget exhausted" (spec)
+        elif (
+            campaign.marketplace == Marketplace.OZON
+            and exhausted
+            and 0 < campaign.budget_kopecks <= campaign.spent_total + 1e-6
+        ):
+            campaign.status = "CAMPAIGN_STATE_STOPPED"  # "stopped: budget exhausted" (spec)
 
     # ---- reads -----------------------------------------------------------------------------------
 
@@ -299,7 +314,7 @@ class Market:
         return self.stats.get(campaign_id, {}).get(day, {})
 
     def totals(self, campaign_id: int, day: date, product_id: int | None = None) -> list[float]:
-        out = [0.0] * 7
+        out = [0.0] * SLOTS
         for (pid, _cid), values in self.day_rows(campaign_id, day).items():
             if product_id is None or pid == product_id:
                 for i, v in enumerate(values):

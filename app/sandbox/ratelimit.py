@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import math
-from email.utils import format_datetime
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.utils import format_datetime
 
 from app.services.marketing.adapters.limits import OZON_QUOTAS, OzonQuotas, RateLimit
 
@@ -59,7 +59,9 @@ class TokenBucket:
 
     def _refill(self, now: float) -> None:
         if now > self.updated:
-            self.tokens = min(float(self.limit.burst), self.tokens + (now - self.updated) / self.limit.interval_s)
+            self.tokens = min(
+                float(self.limit.burst), self.tokens + (now - self.updated) / self.limit.interval_s
+            )
             self.updated = now
 
     def take(self, now: float, cost: int = 1) -> BucketDecision:

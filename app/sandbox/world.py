@@ -219,14 +219,50 @@ class World:
         }
 
 
-_WORDS = (
-    "платье футболка кроссовки куртка рюкзак чехол наушники кружка подушка плед лампа сумка шапка "
-    "джинсы носки свитер кеды ботинки термос коврик зонт часы браслет ремень перчатки"
-).split()
-_ADJECTIVES = (
-    "женское мужское детское зимнее летнее кожаное хлопковое большое маленькое белое черное "
-    "красное синее теплое легкое"
-).split()
+_WORDS = [
+    "платье",
+    "футболка",
+    "кроссовки",
+    "куртка",
+    "рюкзак",
+    "чехол",
+    "наушники",
+    "кружка",
+    "подушка",
+    "плед",
+    "лампа",
+    "сумка",
+    "шапка",
+    "джинсы",
+    "носки",
+    "свитер",
+    "кеды",
+    "ботинки",
+    "термос",
+    "коврик",
+    "зонт",
+    "часы",
+    "браслет",
+    "ремень",
+    "перчатки",
+]
+_ADJECTIVES = [
+    "женское",
+    "мужское",
+    "детское",
+    "зимнее",
+    "летнее",
+    "кожаное",
+    "хлопковое",
+    "большое",
+    "маленькое",
+    "белое",
+    "черное",
+    "красное",
+    "синее",
+    "теплое",
+    "легкое",
+]
 _SUBJECTS = [(100 + i, w) for i, w in enumerate(_WORDS)]
 _SELLERS = [f"seller-{i:03d}" for i in range(200)]
 
@@ -295,14 +331,16 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
     campaigns: dict[int, Campaign] = {}
     next_account = iter(range(1, 10**6))
 
-    def new_cluster(mp: Marketplace, text: str, placement: Placement, center: int, low: int, high: int) -> int:
+    def new_cluster(
+        mp: Marketplace, text: str, placement: Placement, center: int, low: int, high: int
+    ) -> int:
         cid = (len(clusters) + 1) + {"wildberries": 0, "ozon": 10**6, "yandex_market": 2 * 10**6}[mp]
         clusters[cid] = Cluster(
             id=cid,
             marketplace=mp,
             text=text,
             placement=placement,
-            views_per_hour=rng.lognormvariate(5.5, 0.9),
+            views_per_hour=rng.lognormvariate(4.8, 0.9),
             competitors=_competitors(rng, size.competitors_per_cluster, center, low, high),
         )
         return cid
@@ -318,7 +356,9 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
     ]
     wb_accounts = []
     for i in range(size.wb_accounts):
-        acc = Account(next(next_account), Marketplace.WILDBERRIES, brands[i % len(brands)].id, f"WB кабинет {i + 1}")
+        acc = Account(
+            next(next_account), Marketplace.WILDBERRIES, brands[i % len(brands)].id, f"WB кабинет {i + 1}"
+        )
         seller = f"{rng.getrandbits(64):016x}"
         promo = WB_PROMOTION_SCOPE_BIT | 0b10
         for token_type in (WbTokenType.PERSONAL, WbTokenType.SERVICE, WbTokenType.BASE, WbTokenType.TEST):
@@ -363,7 +403,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
             updated_at=created + timedelta(hours=rng.randrange(1, 48)),
             started_at=created + timedelta(hours=1) if status in (7, 9, 11) else None,
             placements={"search": True, "recommendations": bid_type == "unified" or n % 3 == 0},
-            budget_kopecks=rng.randrange(2_000, 60_000) * 100 if status in (4, 9, 11) else 0,
+            budget_kopecks=rng.randrange(20_000, 300_000) * 100 if status in (4, 9, 11) else 0,
         )
         for _ in range(size.wb_nms_per_campaign):
             subject_id, subject = rng.choice(_SUBJECTS)
@@ -380,14 +420,19 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
                 quality=rng.uniform(0.7, 1.3),
                 cluster_ids=rng.sample(wb_search, min(size.clusters_per_nm, len(wb_search))),
             )
-            rec = new_cluster(Marketplace.WILDBERRIES, f"рекомендации: {subject}", "recommendations", 30_000, 10_000, 200_000)
+            rec = new_cluster(
+                Marketplace.WILDBERRIES,
+                f"рекомендации: {subject}",
+                "recommendations",
+                30_000,
+                10_000,
+                200_000,
+            )
             product.cluster_ids.append(rec)
             products[nm] = product
             item = CampaignItem(nm)
-            if payment == "cpc":
-                base = rng.randrange(400, 3000)  # kopecks per click
-            else:
-                base = rng.randrange(250, 900) * 100  # kopecks per 1000 views
+            # Kopecks per click (cpc) or per 1000 views (cpm).
+            base = rng.randrange(400, 3000) if payment == "cpc" else rng.randrange(250, 900) * 100
             if bid_type == "unified":
                 item.bids["combined"] = base
             else:
@@ -403,8 +448,12 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
     ]
     oz_accounts = []
     for i in range(size.ozon_accounts):
-        acc = Account(next(next_account), Marketplace.OZON, brands[i % len(brands)].id, f"Ozon кабинет {i + 1}")
-        acc.ozon_client_id = f"{rng.randrange(10**7, 10**8)}-{rng.getrandbits(40):010x}@advertising.performance.ozon.ru"
+        acc = Account(
+            next(next_account), Marketplace.OZON, brands[i % len(brands)].id, f"Ozon кабинет {i + 1}"
+        )
+        acc.ozon_client_id = (
+            f"{rng.randrange(10**7, 10**8)}-{rng.getrandbits(40):010x}@advertising.performance.ozon.ru"
+        )
         acc.ozon_client_secret = _b64(rng.getrandbits(256).to_bytes(32, "big"))
         accounts[acc.id] = acc
         oz_accounts.append(acc)
@@ -475,8 +524,15 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
         for i in range(max(20, size.ym_skus // 10))
     ]
     for i in range(size.ym_accounts):
-        acc = Account(next(next_account), Marketplace.YANDEX_MARKET, brands[i % len(brands)].id, f"Маркет кабинет {i + 1}")
-        acc.ym_api_key = "ACMA:" + _b64(rng.getrandbits(256).to_bytes(32, "big")) + ":" + f"{rng.getrandbits(32):08x}"
+        acc = Account(
+            next(next_account),
+            Marketplace.YANDEX_MARKET,
+            brands[i % len(brands)].id,
+            f"Маркет кабинет {i + 1}",
+        )
+        acc.ym_api_key = (
+            "ACMA:" + _b64(rng.getrandbits(256).to_bytes(32, "big")) + ":" + f"{rng.getrandbits(32):08x}"
+        )
         acc.ym_business_id = 5_000_000 + seed % 1000 * 100 + i
         acc.ym_campaign_ids = [40_000_000 + seed % 1000 * 1000 + i * 10 + k for k in range(2)]
         accounts[acc.id] = acc
