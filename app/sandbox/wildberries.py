@@ -931,7 +931,7 @@ class WildberriesApi:
         return campaign, entry[nk], cid
 
     def _schedule_cluster_bids(
-        self, call: WbCall, changes: list[tuple[Campaign, int, int, int | None]]
+        self, call: WbCall, changes: Sequence[tuple[Campaign, int, int, int | None]]
     ) -> None:
         effective = _next_tick(call.now, WB_BID_TICK_S)
         for campaign, nm, cid, bid in changes:
