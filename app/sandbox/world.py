@@ -32,12 +32,12 @@ class WorldSize:
 
     brands: int = 2
     wb_accounts: int = 2
-    wb_campaigns: int = 6
+    wb_campaigns: int = 12
     wb_nms_per_campaign: int = 3
     wb_clusters: int = 60
     clusters_per_nm: int = 6
     ozon_accounts: int = 1
-    ozon_campaigns: int = 6
+    ozon_campaigns: int = 11
     ozon_skus_per_campaign: int = 4
     ym_accounts: int = 1
     ym_skus: int = 20
