@@ -76,10 +76,16 @@ class Contract:
 def _config() -> Any:
     from openapi_core import Config
 
-    # WB gateway errors are application/problem+json: JSON, which openapi-core must be told.
+    # WB gateway errors are application/problem+json (JSON) and Ozon reports are text/csv (text);
+    # openapi-core must be told how to read both.
     return Config(
-        spec_validator_cls=None, extra_media_type_deserializers={"application/problem+json": json.loads}
+        spec_validator_cls=None,
+        extra_media_type_deserializers={"application/problem+json": json.loads, "text/csv": _text},
     )
+
+
+def _text(raw: bytes | str, **parameters: str) -> str:
+    return raw if isinstance(raw, str) else raw.decode(parameters.get("charset", "utf-8"))
 
 
 @lru_cache(maxsize=1)
