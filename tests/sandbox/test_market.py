@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -50,16 +50,12 @@ async def run_interval(world: SandboxWorld, raise_bid: bool) -> tuple[int, float
     async with world.client("wildberries") as wb:
         await advance(wb, 1800)
         if raise_bid:
-            top = max(market.competitor_bids(cluster, world.sandbox.clock.now()))
-            top_next = max(
-                market.competitor_bids(
-                    cluster,
-                    world.sandbox.clock.now().replace(
-                        minute=30 if world.sandbox.clock.now().minute < 30 else 0
-                    ),
-                )
+            # Outbid every competitor in this block and the next two (their bids drift per block).
+            now = world.sandbox.clock.now()
+            top = max(
+                max(market.competitor_bids(cluster, now + timedelta(seconds=k * 1800))) for k in range(3)
             )
-            bid = max(top, top_next) + 20_000
+            bid = top + 20_000
             body = {
                 "bids": [
                     {
