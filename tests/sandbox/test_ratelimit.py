@@ -1,0 +1,117 @@
+"""Rate limits: bursting past a limit gives WB 429 / YM 420 with the documented headers, and
+waiting the advertised time succeeds (virtual clock under `official`, short real waits under `fast`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+import pytest
+
+from app.sandbox.ratelimit import Profile, TokenBucket
+from app.sandbox.server import SandboxWorld, create_sandbox
+from app.services.marketing.adapters.limits import Marketplace, RateLimit
+from tests.sandbox import contract
+from tests.sandbox.conftest import accounts, advance, wb_headers, ym_headers
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_wb_burst_then_429_then_retry_after_the_advertised_wait(
+    world: SandboxWorld, wb: httpx.AsyncClient
+) -> None:
+    h = wb_headers(world)
+    # GET /adv/v1/balance: 1 request per second, burst 5 (x-wb-rate-limits).
+    remaining = []
+    for _ in range(5):
+        reply = await wb.get("/adv/v1/balance", headers=h)
+        assert reply.status_code == 200
+        remaining.append(int(reply.headers["X-Ratelimit-Remaining"]))
+    assert remaining == [4, 3, 2, 1, 0]
+    limited = await wb.get("/adv/v1/balance", headers=h)
+    assert limited.status_code == 429
+    contract.wildberries().check(limited)
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    assert limited.json()["title"] == "too many requests" and limited.json()["status"] == 429
+    assert "X-Ratelimit-Remaining" not in limited.headers
+    assert limited.headers["X-Ratelimit-Limit"] == "5"
+    assert limited.headers["X-Ratelimit-Retry"] == "1"
+    assert limited.headers["X-Ratelimit-Reset"] == "5"
+    await advance(wb, int(limited.headers["X-Ratelimit-Retry"]))
+    assert (await wb.get("/adv/v1/balance", headers=h)).status_code == 200
+
+
+async def test_wb_fullstats_allows_one_call_per_20_seconds(
+    world: SandboxWorld, wb: httpx.AsyncClient
+) -> None:
+    h = wb_headers(world)
+    ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
+    params = {"ids": ids, "beginDate": "2026-11-29", "endDate": "2026-11-30"}
+    assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
+    limited = await wb.get("/adv/v3/fullstats", params=params, headers=h)
+    assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "20"
+    await advance(wb, 19)
+    assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 429
+    await advance(wb, 1)
+    assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
+
+
+async def test_wb_buckets_are_per_account_and_token_type(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
+    for _ in range(5):
+        await wb.get("/adv/v1/balance", headers=wb_headers(world))
+    assert (await wb.get("/adv/v1/balance", headers=wb_headers(world))).status_code == 429
+    assert (await wb.get("/adv/v1/balance", headers=wb_headers(world, "service"))).status_code == 200
+    assert (await wb.get("/adv/v1/balance", headers=wb_headers(world, index=1))).status_code == 200
+    # Base tokens: 2 per hour with burst 1 — the second call waits most of an hour.
+    base = wb_headers(world, "base")
+    assert (await wb.get("/adv/v1/balance", headers=base)).status_code == 200
+    limited = await wb.get("/adv/v1/balance", headers=base)
+    assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "1800"
+
+
+async def test_fast_profile_multiplies_rates_and_real_short_waits_succeed() -> None:
+    world = create_sandbox(seed=7, speed=1, profile="fast", fast_factor=60)
+    async with world.client("wildberries") as wb:
+        h = wb_headers(world)
+        ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
+        params = {"ids": ids, "beginDate": "2026-11-29", "endDate": "2026-11-30"}
+        assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
+        limited = await wb.get("/adv/v3/fullstats", params=params, headers=h)
+        # 3 × 60 per minute: one every 1/3 s; the header rounds up to whole seconds.
+        assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "1"
+        await asyncio.sleep(0.4)
+        assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
+
+
+async def test_ym_resource_limit_gives_420_until_the_window_ends() -> None:
+    world = create_sandbox(seed=7, speed=0, profile=Profile("tiny", 0.01))  # 500/min → 5/min
+    business = accounts(world, Marketplace.YANDEX_MARKET)[0]["credentials"]["business_id"]
+    path = f"/v2/businesses/{business}/bids/info"
+    async with world.client("yandex_market") as ym:
+        h = ym_headers(world)
+        remaining = [
+            int((await ym.post(path, json={}, headers=h)).headers["X-RateLimit-Resource-Remaining"])
+            for _ in range(5)
+        ]
+        assert remaining == [4, 3, 2, 1, 0]
+        limited = await ym.post(path, json={}, headers=h)
+        assert limited.status_code == 420
+        contract.yandex_market().check(limited, path_pattern="/v2/businesses/{businessId}/bids/info")
+        assert limited.json()["status"] == "ERROR" and limited.json()["errors"][0]["code"] == "LIMIT_EXCEEDED"
+        assert limited.headers["X-RateLimit-Resource-Limit"] == "5"
+        until = parsedate_to_datetime(limited.headers["X-RateLimit-Resource-Until"])
+        now = datetime.fromisoformat((await ym.get("/_sandbox/clock")).json()["now"])
+        await advance(ym, (until - now).total_seconds())
+        # Client errors consume the limit too (limits page): a bad request still counts.
+        assert (await ym.post(path, json={"skus": []}, headers=h)).status_code == 400
+        assert (await ym.post(path, json={}, headers=h)).headers["X-RateLimit-Resource-Remaining"] == "3"
+
+
+def test_token_bucket_refills_at_the_interval() -> None:
+    bucket = TokenBucket(RateLimit(60.0, 3, 1), now=0.0)
+    assert bucket.take(0.0).allowed
+    denied = bucket.take(5.0)
+    assert not denied.allowed and denied.retry_after_s == pytest.approx(15.0)
+    assert bucket.take(20.0).allowed
