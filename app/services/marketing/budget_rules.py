@@ -71,9 +71,7 @@ def decide_budget(state: BudgetState, mode: ProjectionMode = ProjectionMode.PAUS
                 return BudgetDecision(action, reason, projected)
     if spent >= limit * WARNING_SHARE and not state.warned_today:
         share = spent * 100 // limit
-        return BudgetDecision(
-            BudgetAction.WARN, f"spent {rub(spent)} of {rub(limit)} ({share}%)", projected
-        )
+        return BudgetDecision(BudgetAction.WARN, f"spent {rub(spent)} of {rub(limit)} ({share}%)", projected)
     return BudgetDecision(BudgetAction.NONE, "within budget", projected)
 
 

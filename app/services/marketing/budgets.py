@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.clock import moscow_day_start, moscow_today, now_utc
+from app.core.clock import moscow_day_start, moscow_today
 from app.models.marketing import MarketingAlert, MarketingCampaign, MarketingStats, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
 from app.services.marketing.alerts import AlertRequest, create_alert
@@ -77,9 +77,14 @@ def plan_budget_checks(
     for campaign in resumable:
         plan.append(
             PlannedAction(
-                campaign.id, campaign.account_id, campaign.external_id, campaign.name, "resume",
+                campaign.id,
+                campaign.account_id,
+                campaign.external_id,
+                campaign.name,
+                "resume",
                 f"a new Moscow day ({today}) started: the daily limit is available again",
-                0, campaign.daily_limit,
+                0,
+                campaign.daily_limit,
             )
         )
     active = session.scalars(
@@ -122,14 +127,22 @@ def plan_budget_checks(
         if action:
             plan.append(
                 PlannedAction(
-                    campaign.id, campaign.account_id, campaign.external_id, campaign.name, action,
-                    decision.reason, spent, campaign.daily_limit,
+                    campaign.id,
+                    campaign.account_id,
+                    campaign.external_id,
+                    campaign.name,
+                    action,
+                    decision.reason,
+                    spent,
+                    campaign.daily_limit,
                 )
             )
     return plan, len(active)
 
 
-def _recent_rates(session: Session, campaign_ids: Sequence[int], today: date) -> dict[int, tuple[float | None, float]]:
+def _recent_rates(
+    session: Session, campaign_ids: Sequence[int], today: date
+) -> dict[int, tuple[float | None, float]]:
     """Per campaign: (spend rate from the last two snapshots of today, epoch of the newest)."""
     if not campaign_ids:
         return {}
@@ -183,8 +196,15 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
             continue
         if item.error:
             counts["errors"] += 1
-            _alert(session, item, "budget_action_failed", "critical", f"Could not {item.action}: {item.name}",
-                   f"{item.reason}; the marketplace refused: {item.error}", None)
+            _alert(
+                session,
+                item,
+                "budget_action_failed",
+                "critical",
+                f"Could not {item.action}: {item.name}",
+                f"{item.reason}; the marketplace refused: {item.error}",
+                None,
+            )
             counts["alerts_sent"] += 1
             continue
         if item.action == "pause":
@@ -192,26 +212,52 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
             campaign.paused_reason = "budget_exceeded"
             campaign.budget_paused_on = today
             counts["campaigns_paused"] += 1
-            _alert(session, item, "budget_exceeded", "warning", f"Кампания приостановлена: {item.name}",
-                   item.reason, "pause_campaign")
+            _alert(
+                session,
+                item,
+                "budget_exceeded",
+                "warning",
+                f"Кампания приостановлена: {item.name}",
+                item.reason,
+                "pause_campaign",
+            )
         elif item.action == "resume":
             campaign.status = "active"
             campaign.paused_reason = None
             campaign.budget_paused_on = None
             counts["campaigns_resumed"] += 1
-            _alert(session, item, "budget_resumed", "info", f"Кампания возобновлена: {item.name}",
-                   item.reason, "resume_campaign")
+            _alert(
+                session,
+                item,
+                "budget_resumed",
+                "info",
+                f"Кампания возобновлена: {item.name}",
+                item.reason,
+                "resume_campaign",
+            )
         elif item.action == "warn":
             _alert(session, item, "budget_warning", "info", f"Бюджет 80%: {item.name}", item.reason, None)
         else:
-            _alert(session, item, "budget_projection", "warning", f"Бюджет будет превышен: {item.name}",
-                   item.reason, None)
+            _alert(
+                session,
+                item,
+                "budget_projection",
+                "warning",
+                f"Бюджет будет превышен: {item.name}",
+                item.reason,
+                None,
+            )
         counts["alerts_sent"] += 1
     return counts
 
 
 def _alert(
-    session: Session, item: PlannedAction, alert_type: str, severity: str, title: str, message: str,
+    session: Session,
+    item: PlannedAction,
+    alert_type: str,
+    severity: str,
+    title: str,
+    message: str,
     action_taken: str | None,
 ) -> None:
     create_alert(

@@ -86,7 +86,9 @@ def store_account_stats(
     keywords = {
         (k.campaign_id, k.external_id): k.id
         for k in session.scalars(
-            select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_([c.id for c in campaigns.values()]))
+            select(MarketingKeyword).where(
+                MarketingKeyword.campaign_id.in_([c.id for c in campaigns.values()])
+            )
         )
     }
     rows: list[StatsRow] = []
@@ -101,8 +103,8 @@ def store_account_stats(
             keyword_id = keywords.get((campaign.id, snapshot.keyword_external_id))
             if keyword_id is None:
                 summary.rejected.append(
-                    f"stats for unknown keyword {snapshot.keyword_external_id} of campaign {campaign.external_id} "
-                    "(next sync_campaigns adds it)"
+                    f"stats for unknown keyword {snapshot.keyword_external_id} of campaign "
+                    f"{campaign.external_id} (next sync_campaigns adds it)"
                 )
                 continue
         identity = (campaign.id, keyword_id, snapshot.stat_date)
@@ -128,7 +130,9 @@ def store_account_stats(
     return summary
 
 
-def _row(snapshot: StatsSnapshot, campaign: MarketingCampaign, keyword_id: int | None, at: datetime) -> StatsRow:
+def _row(
+    snapshot: StatsSnapshot, campaign: MarketingCampaign, keyword_id: int | None, at: datetime
+) -> StatsRow:
     return StatsRow(
         stat_date=snapshot.stat_date,
         collected_at=at,

@@ -100,7 +100,9 @@ def _unique(campaigns: Sequence[Campaign], summary: SyncSummary) -> list[Campaig
     found: dict[str, Campaign] = {}
     for campaign in campaigns:
         if campaign.external_id in found:
-            summary.rejected.append(f"campaign {campaign.external_id}: duplicated id in the marketplace's list")
+            summary.rejected.append(
+                f"campaign {campaign.external_id}: duplicated id in the marketplace's list"
+            )
             continue
         found[campaign.external_id] = campaign
     return list(found.values())
@@ -144,7 +146,9 @@ def _sync_keywords(
     campaign_ids = [c.id for c in campaigns.values()]
     existing: dict[tuple[int, str], MarketingKeyword] = {
         (k.campaign_id, k.external_id): k
-        for k in session.scalars(select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_(campaign_ids)))
+        for k in session.scalars(
+            select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_(campaign_ids))
+        )
     }
     for external_campaign, items in by_campaign.items():
         campaign = campaigns[external_campaign]
@@ -152,7 +156,9 @@ def _sync_keywords(
             summary.keywords_seen += 1
             row = existing.pop((campaign.id, remote.external_id), None)
             if row is None:
-                row = MarketingKeyword(campaign_id=campaign.id, external_id=remote.external_id, kind=remote.kind)
+                row = MarketingKeyword(
+                    campaign_id=campaign.id, external_id=remote.external_id, kind=remote.kind
+                )
                 session.add(row)
                 summary.keywords_created += 1
             row.keyword = remote.keyword

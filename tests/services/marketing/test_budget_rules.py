@@ -15,7 +15,9 @@ from app.services.marketing.budget_rules import (
 
 
 def state(spent: int, limit: int = 100_000, rate: float | None = None, warned: bool = False) -> BudgetState:
-    return BudgetState(spent_today=spent, daily_limit=limit, spend_rate=rate, seconds_to_next_check=900, warned_today=warned)
+    return BudgetState(
+        spent_today=spent, daily_limit=limit, spend_rate=rate, seconds_to_next_check=900, warned_today=warned
+    )
 
 
 def test_pauses_campaign_at_daily_limit() -> None:
@@ -39,8 +41,13 @@ def test_pauses_ahead_when_the_rate_reaches_the_limit_before_the_next_check() ->
 
 
 def test_projection_alert_mode_alerts_once_instead_of_pausing() -> None:
-    assert decide_budget(state(95_000, rate=1000 / 60), ProjectionMode.ALERT).action is BudgetAction.ALERT_AHEAD
-    assert decide_budget(state(95_000, rate=1000 / 60, warned=True), ProjectionMode.ALERT).action is BudgetAction.NONE
+    assert (
+        decide_budget(state(95_000, rate=1000 / 60), ProjectionMode.ALERT).action is BudgetAction.ALERT_AHEAD
+    )
+    assert (
+        decide_budget(state(95_000, rate=1000 / 60, warned=True), ProjectionMode.ALERT).action
+        is BudgetAction.NONE
+    )
 
 
 def test_slow_spend_is_not_paused_ahead() -> None:

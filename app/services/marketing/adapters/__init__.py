@@ -52,7 +52,9 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def shared_redis(settings: Settings) -> aioredis.Redis:
-    return aioredis.Redis.from_url(client_url(settings.redis_url), socket_timeout=10, socket_connect_timeout=5)
+    return aioredis.Redis.from_url(
+        client_url(settings.redis_url), socket_timeout=10, socket_connect_timeout=5
+    )
 
 
 def get_adapter(
@@ -69,11 +71,19 @@ def get_adapter(
     the shared-bucket Redis; `credentials` the decrypted secret (else taken from the row).
     """
     if marketplace not in MARKETPLACES:
-        raise UnknownMarketplaceError(f"unknown marketplace {marketplace!r}; use one of {', '.join(MARKETPLACES)}")
+        raise UnknownMarketplaceError(
+            f"unknown marketplace {marketplace!r}; use one of {', '.join(MARKETPLACES)}"
+        )
     settings = get_settings()
-    ref = AccountRef(id=account.id, marketplace=marketplace, name=account.name, settings=dict(account.settings or {}))
-    secret = dict(credentials) if credentials is not None else decrypt_credentials(account.credentials_encrypted)
-    http = client or httpx.AsyncClient(base_url=base_url(marketplace, settings), timeout=settings.HTTP_TIMEOUT)
+    ref = AccountRef(
+        id=account.id, marketplace=marketplace, name=account.name, settings=dict(account.settings or {})
+    )
+    secret = (
+        dict(credentials) if credentials is not None else decrypt_credentials(account.credentials_encrypted)
+    )
+    http = client or httpx.AsyncClient(
+        base_url=base_url(marketplace, settings), timeout=settings.HTTP_TIMEOUT
+    )
     pacing = Pacing(
         limiter=RedisRateLimiter(redis_client or shared_redis(settings)),
         account_key=f"{marketplace}:{account.id}",

@@ -47,7 +47,9 @@ class TransientError(AdapterError):
 class RateLimitedError(TransientError):
     """Still rate-limited (429/420) after the retries; `retry_after` seconds is the server's hint."""
 
-    def __init__(self, marketplace: str, operation: str, message: str, status: int | None, retry_after: float):
+    def __init__(
+        self, marketplace: str, operation: str, message: str, status: int | None, retry_after: float
+    ):
         self.retry_after = retry_after
         super().__init__(marketplace, operation, message, status)
 

@@ -153,7 +153,9 @@ class HttpTransport:
                 if status < 300:
                     if expect_json and not _is_json(response):
                         failure, server_wait = (
-                            TransientError(self.marketplace, operation, "malformed JSON in a 2xx reply", status),
+                            TransientError(
+                                self.marketplace, operation, "malformed JSON in a 2xx reply", status
+                            ),
                             None,
                         )
                     else:
@@ -187,7 +189,12 @@ class HttpTransport:
             delay = self._backoff(attempt, server_wait)
             logger.info(
                 "%s %s: %s; retry %d/%d in %.1f s",
-                self.marketplace, operation, failure, attempt, self.retry.max_attempts - 1, delay,
+                self.marketplace,
+                operation,
+                failure,
+                attempt,
+                self.retry.max_attempts - 1,
+                delay,
             )
             await self.sleep(delay)
 

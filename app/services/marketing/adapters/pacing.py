@@ -75,7 +75,7 @@ class RedisRateLimiter:
     async def reserve(self, key: str, limit: RateLimit) -> float:
         """Take the next slot of bucket `key`; returns the seconds to sleep before sending."""
         interval = limit.interval_s * (1 + self.safety_margin)
-        ok, wait = await self.client.eval(  # type: ignore[misc]
+        ok, wait = await self.client.eval(
             _RESERVE, 1, f"marketing:ratelimit:{key}", str(interval), str(limit.burst), str(self.max_wait)
         )
         if not int(ok):
@@ -98,7 +98,7 @@ if tat < floor then redis.call('HSET', KEYS[1], 'tat', tostring(floor)) end
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 60000)
 return 1
 """
-        await self.client.eval(script, 1, f"marketing:ratelimit:{key}", str(seconds))  # type: ignore[misc]
+        await self.client.eval(script, 1, f"marketing:ratelimit:{key}", str(seconds))
 
 
 @dataclass
@@ -115,7 +115,7 @@ class RedisSemaphore:
         lease = secrets.token_hex(8)
         deadline = time.monotonic() + timeout
         while True:
-            got = await self.client.eval(  # type: ignore[misc]
+            got = await self.client.eval(
                 _ACQUIRE, 1, self.key, str(self.capacity), lease, str(self.lease_seconds)
             )
             if int(got):
