@@ -6,7 +6,9 @@ from pathlib import Path
 
 from app.core.config import Settings
 
-HEADER = "# ADOLF Marketing settings: copy to .env and adjust. Every field of app/core/config.py, with its unit."
+HEADER = (
+    "# ADOLF Marketing settings: copy to .env and adjust. Every field of app/core/config.py, with its unit."
+)
 
 
 def render() -> str:

@@ -40,7 +40,9 @@ def sandbox_world(profile: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[San
     reset_settings_cache()
 
 
-def sandbox_account(world: SandboxWorld, marketplace: str, index: int = 0) -> tuple[AccountRef, dict[str, str]]:
+def sandbox_account(
+    world: SandboxWorld, marketplace: str, index: int = 0
+) -> tuple[AccountRef, dict[str, str]]:
     """An account of the sandbox's world as our database would hold it: ref + decrypted secret."""
     accounts = [a for a in world.sandbox.accounts_json() if a["marketplace"] == APP_OF[marketplace]]
     account = accounts[index]
@@ -67,12 +69,29 @@ async def shared_redis(redis_client: Any) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-def make_adapter(sandbox_world: SandboxWorld, shared_redis: aioredis.Redis) -> AdapterFactory:
-    """`make_adapter("wb", index=0, client=None)`: an adapter of a sandbox account, in-process."""
+def sent_requests() -> list[httpx.Request]:
+    """Every request the adapters made in this test (for the request-schema contract checks)."""
+    return []
 
-    def factory(marketplace: str, index: int = 0, client: httpx.AsyncClient | None = None) -> MarketplaceAdapter:
+
+@pytest.fixture
+def make_adapter(
+    sandbox_world: SandboxWorld, shared_redis: aioredis.Redis, sent_requests: list[httpx.Request]
+) -> AdapterFactory:
+    """`make_adapter("wb", index=0, base_url=None)`: an adapter of a sandbox account — in-process
+    over the ASGI app, or over real HTTP when `base_url` (from `sandbox_server.url(...)`) is given."""
+
+    async def record(request: httpx.Request) -> None:
+        sent_requests.append(request)
+
+    def factory(marketplace: str, index: int = 0, base_url: str | None = None) -> MarketplaceAdapter:
         ref, secret = sandbox_account(sandbox_world, marketplace, index)
-        http = client or sandbox_world.client(APP_OF[marketplace], timeout=get_settings().HTTP_TIMEOUT)
+        timeout = get_settings().HTTP_TIMEOUT
+        hooks = {"request": [record]}
+        if base_url:
+            http = httpx.AsyncClient(base_url=base_url, timeout=timeout, event_hooks=hooks)
+        else:
+            http = sandbox_world.client(APP_OF[marketplace], timeout=timeout, event_hooks=hooks)
         return get_adapter(marketplace, ref, client=http, redis_client=shared_redis, credentials=secret)
 
     return factory
