@@ -78,7 +78,13 @@ class Settings(BaseSettings):
     WB_API_URL: str = Field(default="https://advert-api.wildberries.ru", description="WB Promotion API")
     OZON_API_URL: str = Field(default="https://api-performance.ozon.ru", description="Ozon Performance API")
     YM_API_URL: str = Field(default="https://api.partner.market.yandex.ru", description="YM Partner API")
-    WATCHER_API_URL: str | None = Field(default=None, description="ADOLF Watcher API; unset = not used")
+    WATCHER_API_URL: str | None = Field(
+        default=None, description="ADOLF Watcher API base URL; unset = marketplace signals only"
+    )
+    WATCHER_API_KEY: str | None = Field(default=None, description="secret; X-Watcher-Key of the Watcher API")
+    API_SLOW_MS: int = Field(
+        default=2000, gt=0, description="milliseconds; a ping slower than this is 'slow' (spec 7.4.4)"
+    )
     HTTP_TIMEOUT: float = Field(default=30.0, gt=0, description="seconds; timeout of every API call")
     HTTP_MAX_ATTEMPTS: int = Field(
         default=4, ge=1, le=10, description="count; tries of one API call on timeouts, 5xx, 429/420"
@@ -92,6 +98,16 @@ class Settings(BaseSettings):
         "fast-profile factor when talking to it",
     )
 
+    # --- Budgets (spec 7.3.3; issue 5) -----------------------------------------------------------
+    BUDGET_CHECK_INTERVAL: float = Field(
+        default=900.0, gt=0, description="seconds between budget checks (the spend-rate projection horizon)"
+    )
+    BUDGET_PROJECTION: str = Field(
+        default="pause",
+        description="pause|alert|off: a campaign that will pass its limit before the next check is paused, "
+        "only alerted, or left to the spec's rules",
+    )
+
     # --- Monitoring -----------------------------------------------------------------------------
     FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")
     LOG_LEVEL: str = Field(default="INFO", description="DEBUG|INFO|WARNING|ERROR")
@@ -103,6 +119,13 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
+
+    @field_validator("BUDGET_PROJECTION")
+    @classmethod
+    def _projection_mode(cls, value: str) -> str:
+        if value not in ("pause", "alert", "off"):
+            raise ValueError("must be pause, alert or off")
+        return value
 
     @field_validator("DATABASE_URL")
     @classmethod

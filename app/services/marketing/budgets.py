@@ -17,7 +17,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.clock import moscow_day_start, moscow_today
+from app.core.clock import moscow_day_start, moscow_today, now_utc
+from app.core.config import get_settings
+from app.core.database import session_scope
 from app.models.marketing import MarketingAlert, MarketingCampaign, MarketingStats, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
 from app.services.marketing.alerts import AlertRequest, create_alert
@@ -29,6 +31,7 @@ from app.services.marketing.budget_rules import (
     rub,
     spend_rate,
 )
+from app.services.marketing.runtime import AdapterPool
 
 logger = logging.getLogger(__name__)
 
@@ -172,17 +175,14 @@ async def act_on_marketplaces(
 
     async def one_account(account_id: int, items: list[PlannedAction]) -> None:
         adapter = make_adapter(accounts[account_id])
-        try:
-            for item in items:
-                try:
-                    if item.action == "pause":
-                        await adapter.pause_campaign(item.external_id)
-                    else:
-                        await adapter.resume_campaign(item.external_id)
-                except AdapterError as error:
-                    item.error = str(error)
-        finally:
-            await adapter.aclose()
+        for item in items:
+            try:
+                if item.action == "pause":
+                    await adapter.pause_campaign(item.external_id)
+                else:
+                    await adapter.resume_campaign(item.external_id)
+            except AdapterError as error:
+                item.error = str(error)
 
     await asyncio.gather(*(one_account(a, items) for a, items in by_account.items()))
 
@@ -249,6 +249,33 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
             )
         counts["alerts_sent"] += 1
     return counts
+
+
+def run_budget_check(settings: BudgetSettings | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Plan in one transaction, act on the marketplaces, record in another (no transaction stays
+    open across API calls)."""
+    settings = settings or BudgetSettings(
+        check_interval_s=get_settings().BUDGET_CHECK_INTERVAL,
+        projection=ProjectionMode(get_settings().BUDGET_PROJECTION),
+    )
+    now = now or now_utc()
+    with session_scope() as session:
+        plan, checked = plan_budget_checks(session, now, settings)
+        account_ids = {item.account_id for item in plan}
+        accounts = {
+            a.id: a
+            for a in session.scalars(select(MarketplaceAccount).where(MarketplaceAccount.id.in_(account_ids)))
+        }
+
+    async def act() -> None:
+        async with AdapterPool() as pool:
+            await act_on_marketplaces(plan, accounts, pool.get)
+
+    if any(item.action in ("pause", "resume") for item in plan):
+        asyncio.run(act())
+    with session_scope() as session:
+        counts = record_outcomes(session, plan, now)
+    return {"campaigns_checked": checked, **counts}
 
 
 def _alert(

@@ -9,6 +9,7 @@ unknown or duplicated campaign/keyword is rejected with a logged reason; the res
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.clock import moscow_today, now_utc
+from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter, StatsSnapshot
+from app.services.marketing.runtime import AdapterPool, active_accounts
 from app.services.marketing.stats_store import StatsRow, write_stats_rows
 
 logger = logging.getLogger(__name__)
@@ -148,3 +152,39 @@ def _row(
         avg_position=snapshot.avg_position,
         raw_data=snapshot.raw or None,
     )
+
+
+def run_collect_stats(marketplace: str, now: datetime | None = None) -> dict[str, object]:
+    """Collect today's snapshots of every active account of `marketplace` (accounts concurrently);
+    each account is written in its own transaction."""
+    now = now or now_utc()
+    today = moscow_today(now)
+    with session_scope() as session:
+        accounts = active_accounts(session, marketplace=marketplace)
+        wanted = {a.id: active_campaign_ids(session, a.id) for a in accounts}
+
+    async def read_all() -> list[AccountStats]:
+        async with AdapterPool() as pool:
+            return list(
+                await asyncio.gather(
+                    *(fetch_account_stats(pool.get(a), a.id, wanted[a.id], today) for a in accounts)
+                )
+            )
+
+    fetched = asyncio.run(read_all()) if accounts else []
+    totals = {"campaigns_fetched": 0, "keywords_fetched": 0, "stats_saved": 0, "rejected": 0, "errors": 0}
+    for account, result in zip(accounts, fetched, strict=True):
+        with session_scope() as session:
+            row = session.get(MarketplaceAccount, account.id)
+            assert row is not None
+            summary = store_account_stats(session, row, result, now, today)
+        totals["campaigns_fetched"] += summary.campaigns_fetched
+        totals["keywords_fetched"] += summary.keywords_fetched
+        totals["stats_saved"] += summary.stats_saved
+        totals["rejected"] += len(summary.rejected)
+        totals["errors"] += len(result.failed_campaigns) + (
+            len(result.errors) if not result.failed_campaigns else 0
+        )
+        for error in result.errors:
+            logger.error("stats of account %s: %s", account.id, error)
+    return {"marketplace": marketplace, "accounts": len(accounts), **totals}

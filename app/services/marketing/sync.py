@@ -8,6 +8,8 @@ safety thresholds, daily limit, max bid, dry-run, fixed keywords, and a pause we
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,8 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
+from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
-from app.services.marketing.adapters.base import Campaign, Keyword, MarketplaceAdapter
+from app.services.marketing.adapters.base import AdapterError, Campaign, Keyword, MarketplaceAdapter
+from app.services.marketing.runtime import AdapterPool, active_accounts
+
+logger = logging.getLogger(__name__)
 
 # Statuses whose keywords are worth reading (a finished or archived campaign's are not).
 LIVE_STATUSES = ("active", "paused", "draft")
@@ -174,3 +180,37 @@ def _sync_keywords(
         if campaign_id in read_campaigns and row.status != "removed":
             row.status = "removed"
             summary.keywords_removed += 1
+
+
+def run_sync(account_id: int | None = None) -> dict[str, object]:
+    """Sync every active account (or one): read all accounts concurrently, then write each in its
+    own transaction, so one account's failure leaves the others' data in place."""
+    with session_scope() as session:
+        accounts = active_accounts(session, account_id=account_id)
+
+    async def read_all() -> list[tuple[list[Campaign], list[Keyword]] | BaseException]:
+        async with AdapterPool() as pool:
+            return await asyncio.gather(
+                *(fetch_account_state(pool.get(a)) for a in accounts), return_exceptions=True
+            )
+
+    fetched = asyncio.run(read_all()) if accounts else []
+    result: dict[str, object] = {"accounts": len(accounts), "errors": 0, "details": []}
+    details: list[dict[str, object]] = []
+    for account, state in zip(accounts, fetched, strict=True):
+        if isinstance(state, AdapterError):
+            logger.error("sync of account %s failed: %s", account.id, state)
+            details.append({"account_id": account.id, "error": str(state)})
+            continue
+        if isinstance(state, BaseException):
+            raise state
+        with session_scope() as session:
+            row = session.get(MarketplaceAccount, account.id)
+            assert row is not None
+            summary = apply_account_state(session, row, *state)
+        for reason in summary.rejected:
+            logger.warning("sync of account %s rejected %s", account.id, reason)
+        details.append(summary.as_dict())
+    result["errors"] = sum(1 for d in details if "error" in d)
+    result["details"] = details
+    return result
