@@ -10,11 +10,34 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
+
+from app.core.config import ConfigError, get_settings
+
 MOSCOW = ZoneInfo("Europe/Moscow")
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC — or, when CLOCK_URL is set (the sandbox demo and tests only), the time of the
+    world the system talks to, so its Moscow day is the sandbox's even on a fast virtual clock."""
+    url = get_settings().CLOCK_URL
+    if not url:
+        return datetime.now(UTC)
+    return followed_time(url)
+
+
+def followed_time(url: str) -> datetime:
+    try:
+        reply = httpx.get(url, timeout=5.0)
+        reply.raise_for_status()
+        moment = datetime.fromisoformat(reply.json()["now"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(
+            f"cannot read the clock at CLOCK_URL {url}: {error}; unset CLOCK_URL or start it"
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"the clock at CLOCK_URL {url} gave a time without a time zone")
+    return moment.astimezone(UTC)
 
 
 def to_moscow(moment: datetime) -> datetime:

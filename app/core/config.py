@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         "only alerted, or left to the spec's rules",
     )
 
+    # --- Simulation ------------------------------------------------------------------------------
+    CLOCK_URL: str | None = Field(
+        default=None,
+        description='URL of a clock to follow instead of the system clock ({"now": ISO time}): the '
+        "sandbox's /_sandbox/clock in the demo and tests; never set against real marketplaces",
+    )
+
     # --- Monitoring -----------------------------------------------------------------------------
     FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")
     LOG_LEVEL: str = Field(default="INFO", description="DEBUG|INFO|WARNING|ERROR")

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.core.clock import now_utc
 from app.models.core import Notification
 
 
@@ -34,6 +35,7 @@ class NotificationService:
             data=data,
             source_module=source_module,
             source_id=source_id,
+            created_at=now_utc(),
         )
         self.session.add(notification)
         self.session.flush()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.clock import now_utc
 from app.models.core import User
 from app.models.marketing import MarketingAlert, MarketingCampaign
 from app.services.notification import NotificationService
@@ -90,6 +91,7 @@ def create_alert(session: Session, request: AlertRequest) -> AlertResult:
         message=request.message,
         details=details,
         action_taken=request.action_taken,
+        created_at=now_utc(),
     )
     session.add(alert)
     session.flush()
