@@ -87,12 +87,13 @@ def store_account_stats(
         c.external_id: c
         for c in session.scalars(select(MarketingCampaign).where(MarketingCampaign.account_id == account.id))
     }
-    keywords = {
-        (k.campaign_id, k.external_id): k.id
-        for k in session.scalars(
-            select(MarketingKeyword).where(
-                MarketingKeyword.campaign_id.in_([c.id for c in campaigns.values()])
-            )
+    # Plain tuples, not ORM objects: an account can have tens of thousands of keywords.
+    keywords: dict[tuple[int, str], int] = {
+        (campaign_id, external_id): keyword_id
+        for campaign_id, external_id, keyword_id in session.execute(
+            select(MarketingKeyword.campaign_id, MarketingKeyword.external_id, MarketingKeyword.id)
+            .join(MarketingCampaign)
+            .where(MarketingCampaign.account_id == account.id)
         )
     }
     rows: list[StatsRow] = []
