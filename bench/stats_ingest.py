@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import psycopg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.core.clock import moscow_today
@@ -33,7 +34,7 @@ from app.models.migrate import upgrade
 from app.models.partitions import ensure_stats_partitions
 from app.services.marketing.adapters.base import StatsSnapshot
 from app.services.marketing.stats import AccountStats, store_account_stats
-from app.services.marketing.stats_store import COPY_SQL, StatsRow
+from app.services.marketing.stats_store import COLUMNS, COPY_SQL, StatsTuple, compact_json
 
 KEYWORDS_PER_CAMPAIGN = 50
 
@@ -87,41 +88,22 @@ def snapshots(layout: list[tuple[str, list[str]]], rows: int) -> AccountStats:
     return fetched
 
 
-def measure_real_path(account_id: int, fetched: AccountStats) -> tuple[float, int, list[tuple[object, ...]]]:
+def measure_real_path(account_id: int, fetched: AccountStats) -> tuple[float, int, list[StatsTuple]]:
     now = datetime.now(UTC)
+    today = moscow_today(now)
     with session_scope() as session:
         account = session.get(MarketplaceAccount, account_id)
         assert account is not None
-        ensure_stats_partitions(session, moscow_today(now), moscow_today(now))
+        ensure_stats_partitions(session, today, today)
+        session.flush()
         started = time.perf_counter()
-        summary = store_account_stats(session, account, fetched, now, moscow_today(now))
+        summary = store_account_stats(session, account, fetched, now, today)
+        session.flush()
         elapsed = time.perf_counter() - started
         # The exact rows the real path wrote, for the baseline to COPY again.
-        ids = {c.external_id: c for c in account.campaigns}
-        keyword_ids = {(k.campaign_id, k.external_id): k.id for c in account.campaigns for k in c.keywords}
-        tuples = []
-        for s in [*fetched.campaign_snapshots, *fetched.keyword_snapshots]:
-            campaign = ids[s.campaign_external_id]
-            kid = keyword_ids.get((campaign.id, s.keyword_external_id)) if s.keyword_external_id else None
-            tuples.append(
-                StatsRow(
-                    s.stat_date,
-                    now,
-                    campaign.id,
-                    kid,
-                    "wb",
-                    s.views,
-                    s.clicks,
-                    s.add_to_cart,
-                    s.orders,
-                    s.spent,
-                    s.revenue,
-                    s.avg_position,
-                    s.raw,
-                ).as_tuple()
-            )
+        written = session.execute(text(f"SELECT {', '.join(COLUMNS)} FROM marketing_stats")).all()
         session.rollback()
-    return elapsed, summary.stats_saved, tuples
+    return elapsed, summary.stats_saved, [(*row[:-1], compact_json(row[-1])) for row in written]
 
 
 def measure_raw_copy(tuples: list[tuple[object, ...]]) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.clock import moscow_today, now_utc
@@ -23,7 +23,7 @@ from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter, StatsSnapshot
 from app.services.marketing.runtime import AdapterPool, active_accounts
-from app.services.marketing.stats_store import StatsRow, write_stats_rows
+from app.services.marketing.stats_store import StatsTuple, stats_tuple, write_stats_rows
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,15 @@ def store_account_stats(
     session: Session, account: MarketplaceAccount, fetched: AccountStats, collected_at: datetime, today: date
 ) -> StoreSummary:
     summary = StoreSummary()
-    campaigns = {
-        c.external_id: c
-        for c in session.scalars(select(MarketingCampaign).where(MarketingCampaign.account_id == account.id))
-    }
     # Plain tuples, not ORM objects: an account can have tens of thousands of keywords.
+    campaigns: dict[str, tuple[int, str]] = {
+        external_id: (campaign_id, marketplace)
+        for campaign_id, external_id, marketplace in session.execute(
+            select(MarketingCampaign.id, MarketingCampaign.external_id, MarketingCampaign.marketplace).where(
+                MarketingCampaign.account_id == account.id
+            )
+        )
+    }
     keywords: dict[tuple[int, str], int] = {
         (campaign_id, external_id): keyword_id
         for campaign_id, external_id, keyword_id in session.execute(
@@ -96,63 +100,49 @@ def store_account_stats(
             .where(MarketingCampaign.account_id == account.id)
         )
     }
-    rows: list[StatsRow] = []
+    rows: list[StatsTuple] = []
+    spent: list[dict[str, object]] = []
     seen: set[tuple[int, int | None, date]] = set()
     for snapshot in [*fetched.campaign_snapshots, *fetched.keyword_snapshots]:
-        campaign = campaigns.get(snapshot.campaign_external_id)
-        if campaign is None:
+        found = campaigns.get(snapshot.campaign_external_id)
+        if found is None:
             summary.rejected.append(f"stats for unknown campaign {snapshot.campaign_external_id}")
             continue
+        campaign_id, marketplace = found
         keyword_id = None
         if snapshot.keyword_external_id is not None:
-            keyword_id = keywords.get((campaign.id, snapshot.keyword_external_id))
+            keyword_id = keywords.get((campaign_id, snapshot.keyword_external_id))
             if keyword_id is None:
                 summary.rejected.append(
                     f"stats for unknown keyword {snapshot.keyword_external_id} of campaign "
-                    f"{campaign.external_id} (next sync_campaigns adds it)"
+                    f"{snapshot.campaign_external_id} (next sync_campaigns adds it)"
                 )
                 continue
-        identity = (campaign.id, keyword_id, snapshot.stat_date)
+        identity = (campaign_id, keyword_id, snapshot.stat_date)
         if identity in seen:
             summary.rejected.append(
-                f"duplicated stats for campaign {campaign.external_id} keyword {snapshot.keyword_external_id}"
+                f"duplicated stats for campaign {snapshot.campaign_external_id} "
+                f"keyword {snapshot.keyword_external_id}"
             )
             continue
         seen.add(identity)
-        rows.append(_row(snapshot, campaign, keyword_id, collected_at))
+        rows.append(
+            stats_tuple(snapshot.stat_date, collected_at, campaign_id, keyword_id, marketplace, snapshot)
+        )
         if keyword_id is None:
             summary.campaigns_fetched += 1
             if snapshot.stat_date == today:
-                campaign.spent_today = snapshot.spent
-                campaign.spent_date = today
+                spent.append({"id": campaign_id, "spent_today": snapshot.spent, "spent_date": today})
         else:
             summary.keywords_fetched += 1
     summary.stats_saved = write_stats_rows(session, rows)
+    if spent:
+        session.execute(update(MarketingCampaign), spent)  # bulk UPDATE by primary key
     if not fetched.errors:
         account.last_stats_collected_at = collected_at
     for reason in summary.rejected:
         logger.warning("account %s: rejected %s", account.id, reason)
     return summary
-
-
-def _row(
-    snapshot: StatsSnapshot, campaign: MarketingCampaign, keyword_id: int | None, at: datetime
-) -> StatsRow:
-    return StatsRow(
-        stat_date=snapshot.stat_date,
-        collected_at=at,
-        campaign_id=campaign.id,
-        keyword_id=keyword_id,
-        marketplace=campaign.marketplace,
-        views=snapshot.views,
-        clicks=snapshot.clicks,
-        add_to_cart=snapshot.add_to_cart,
-        orders=snapshot.orders,
-        spent=snapshot.spent,
-        revenue=snapshot.revenue,
-        avg_position=snapshot.avg_position,
-        raw_data=snapshot.raw or None,
-    )
 
 
 def run_collect_stats(marketplace: str, now: datetime | None = None) -> dict[str, object]:

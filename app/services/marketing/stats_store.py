@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.models.partitions import ensure_stats_partitions
+from app.services.marketing.adapters.base import StatsSnapshot
 
 COLUMNS = (
     "stat_date",
@@ -35,38 +35,33 @@ COLUMNS = (
 COPY_SQL = f"COPY marketing_stats ({', '.join(COLUMNS)}) FROM STDIN"
 
 
-@dataclass(frozen=True, slots=True)
-class StatsRow:
-    stat_date: date
-    collected_at: datetime
-    campaign_id: int
-    keyword_id: int | None
-    marketplace: str
-    views: int
-    clicks: int
-    add_to_cart: int
-    orders: int
-    spent: int  # kopecks
-    revenue: int  # kopecks
-    avg_position: float | None
-    raw_data: dict[str, Any] | None
+StatsTuple = tuple[Any, ...]  # the values of COLUMNS, in order
 
-    def as_tuple(self) -> tuple[Any, ...]:
-        return (
-            self.stat_date,
-            self.collected_at,
-            self.campaign_id,
-            self.keyword_id,
-            self.marketplace,
-            self.views,
-            self.clicks,
-            self.add_to_cart,
-            self.orders,
-            self.spent,
-            self.revenue,
-            self.avg_position,
-            compact_json(self.raw_data),
-        )
+
+def stats_tuple(
+    stat_date: date,
+    collected_at: datetime,
+    campaign_id: int,
+    keyword_id: int | None,
+    marketplace: str,
+    snapshot: StatsSnapshot,
+) -> StatsTuple:
+    """One marketing_stats row from a snapshot (money already in kopecks)."""
+    return (
+        stat_date,
+        collected_at,
+        campaign_id,
+        keyword_id,
+        marketplace,
+        snapshot.views,
+        snapshot.clicks,
+        snapshot.add_to_cart,
+        snapshot.orders,
+        snapshot.spent,
+        snapshot.revenue,
+        snapshot.avg_position,
+        compact_json(snapshot.raw or None),
+    )
 
 
 def compact_json(value: dict[str, Any] | None) -> str | None:
@@ -76,15 +71,15 @@ def compact_json(value: dict[str, Any] | None) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def write_stats_rows(session: Session, rows: Sequence[StatsRow]) -> int:
+def write_stats_rows(session: Session, rows: Sequence[StatsTuple]) -> int:
     """COPY `rows` into marketing_stats inside the session's transaction; returns the row count."""
     if not rows:
         return 0
-    days = {row.stat_date for row in rows}
+    days = {row[0] for row in rows}
     ensure_stats_partitions(session, min(days), max(days))
     raw_connection = session.connection().connection.driver_connection
     assert raw_connection is not None
     with raw_connection.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
         for row in rows:
-            copy.write_row(row.as_tuple())
+            copy.write_row(row)
     return len(rows)
