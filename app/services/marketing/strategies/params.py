@@ -126,10 +126,20 @@ def _problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         return "is required"
     if kind == "extra_forbidden":
         allowed = ", ".join(name for name in model.model_fields)
-        return f"is not a parameter of this strategy (allowed: {allowed})"
+        return f"is not a parameter here (allowed: {allowed})"
     message = str(error["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     return message if kind == "value_error" or not loc else f"{message} (got {error.get('input')!r})"
+
+
+def describe_validation_error(field_prefix: str, model: type[BaseModel], exc: ValidationError) -> str:
+    """One line naming the first bad parameter and what it should be, e.g.
+    "strategy_params.position: is required; expected the auction position to win, integer 1..100"."""
+    # A misspelt name shows up twice (extra + missing): name the misspelling first.
+    error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
+    loc = tuple(error["loc"])
+    where = ".".join([field_prefix, *(str(part) for part in loc)])
+    return f"{where}: {_problem(error, model)}{_describe(model, loc)}"
 
 
 def parse_strategy_params(strategy_type: str, raw: Mapping[str, Any] | None) -> StrategyParams:
@@ -144,10 +154,5 @@ def parse_strategy_params(strategy_type: str, raw: Mapping[str, Any] | None) -> 
     try:
         return model.model_validate(dict(raw or {}))
     except ValidationError as exc:
-        # A misspelt name shows up twice (extra + missing): name the misspelling first.
-        error = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
-        loc = tuple(error["loc"])
-        where = ".".join(str(part) for part in loc)
-        raise StrategyParamsError(
-            f"{strategy_type}: strategy_params.{where}: {_problem(error, model)}{_describe(model, loc)}"
-        ) from None
+        detail = describe_validation_error("strategy_params", model, exc)
+        raise StrategyParamsError(f"{strategy_type}: {detail}") from None
