@@ -19,7 +19,7 @@ import math
 from fractions import Fraction
 
 from app.models.marketing import PaymentType
-from app.services.marketing.bidding import KeywordBidContext, PeriodStats
+from app.services.marketing.bidding import MIN_BID_STEP, KeywordBidContext, PeriodStats
 from app.services.marketing.strategies.params import PerformanceParams, TargetCpoParams, TargetDrrParams
 from app.services.marketing.strategies.proposal import Proposal, rub
 
@@ -64,7 +64,13 @@ def damped(ctx: KeywordBidContext, desired: int, params: PerformanceParams) -> t
         gain /= 2
         note = f"direction reversed: moving {float(gain) * 100:.0f} % of the way"
     # Truncation toward the current bid never overshoots the computed bid.
-    return current + math.trunc(gain * (desired - current)), note
+    move = math.trunc(gain * (desired - current))
+    if abs(move) < MIN_BID_STEP <= abs(desired - current):
+        # Without this, the 1 ₽ minimum step and the gain together would leave a dead band of
+        # step ÷ gain around the target (±2 ₽ at gain 0.5) where the bid never moves.
+        move = MIN_BID_STEP if desired > current else -MIN_BID_STEP
+        note = "moving one 1 ₽ step"
+    return current + move, note
 
 
 def _steer(
