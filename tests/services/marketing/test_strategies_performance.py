@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import pairwise
 
 import pytest
 
@@ -152,7 +153,7 @@ class Market:
 
     order_value: int = 200_000  # 2000 ₽
     noise: float = 0.0
-    rng: random.Random = random.Random(6)
+    rng: random.Random = field(default_factory=lambda: random.Random(6))
 
     def cycle(self, bid: int) -> tuple[float, float, float]:
         clicks = 40 * (bid / 1_000) ** 0.5
@@ -203,8 +204,8 @@ def simulate(
 
 
 def reversals(bids: list[int]) -> int:
-    moves = [b - a for a, b in zip(bids, bids[1:], strict=False) if b != a]
-    return sum(1 for x, y in zip(moves, moves[1:], strict=False) if x * y < 0)
+    moves = [b - a for a, b in pairwise(bids) if b != a]
+    return sum(1 for x, y in pairwise(moves) if x * y < 0)
 
 
 def equilibrium(market: Market, target: float) -> float:
