@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
@@ -114,6 +114,20 @@ PARAMS_BY_STRATEGY: dict[str, type[StrategyParams]] = {
 }
 
 
+def _model_at(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The nested model a location points into (e.g. ("dayparting",) → Dayparting)."""
+    for part in path:
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return None
+        candidates = [info.annotation, *get_args(info.annotation)]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
+
+
 def _describe(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     info = model.model_fields.get(str(loc[0])) if loc else None
     return f"; expected {info.description}" if info and info.description else ""
@@ -125,8 +139,9 @@ def _problem(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
-        allowed = ", ".join(name for name in model.model_fields)
-        return f"is not a parameter here (allowed: {allowed})"
+        parent = _model_at(model, loc[:-1])
+        allowed = ", ".join(parent.model_fields) if parent else ""
+        return f"is not a parameter here (allowed: {allowed})" if allowed else "is not a parameter here"
     message = str(error["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     return message if kind == "value_error" or not loc else f"{message} (got {error.get('input')!r})"
