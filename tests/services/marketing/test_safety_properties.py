@@ -23,7 +23,14 @@ from app.services.marketing.safety_logic import (
 
 safety = SafetyLogic()
 counts = st.integers(0, 2_000_000)
-period = st.builds(PeriodStats, views=counts, clicks=st.integers(0, 50_000), orders=st.integers(0, 1_000), spend=counts, revenue=st.integers(0, 100_000_000))
+period = st.builds(
+    PeriodStats,
+    views=counts,
+    clicks=st.integers(0, 50_000),
+    orders=st.integers(0, 1_000),
+    spend=counts,
+    revenue=st.integers(0, 100_000_000),
+)
 params = st.builds(
     SafetyParams,
     drr_pause_factor=st.decimals(Decimal("1.1"), Decimal(5), places=1),
@@ -64,7 +71,10 @@ def well_formed(decision: SafetyDecision) -> None:
     assert (decision.alert_type is None) == decision.is_ok
     assert all(f.reason for f in decision.findings)
     if decision.findings:
-        assert (decision.action, decision.alert_type) == (decision.findings[0].action, decision.findings[0].alert_type)
+        assert (decision.action, decision.alert_type) == (
+            decision.findings[0].action,
+            decision.findings[0].alert_type,
+        )
 
 
 @settings(max_examples=500, deadline=None)
@@ -76,7 +86,10 @@ def test_an_exhausted_budget_always_pauses_an_active_campaign(ctx: CampaignSafet
     if ctx.status != "active":
         assert decision.is_ok
     elif ctx.daily_limit is not None and max(ctx.spent_today, ctx.today.spend) >= ctx.daily_limit:
-        assert (decision.action, decision.alert_type) == (SafetyAction.PAUSE_CAMPAIGN, SafetyAlertType.BUDGET_EXCEEDED)
+        assert (decision.action, decision.alert_type) == (
+            SafetyAction.PAUSE_CAMPAIGN,
+            SafetyAlertType.BUDGET_EXCEEDED,
+        )
 
 
 @settings(max_examples=500, deadline=None)
