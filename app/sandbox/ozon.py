@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import uuid
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,8 @@ from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SPEND, V
 from app.sandbox.state import OzonToken, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import OZON_FREE_OPERATIONS, Marketplace
+
+log = logging.getLogger(__name__)
 
 # CPC bid bounds in kopecks: the seller help quotes minimums of 8–11 ₽ by category (reference §2.4);
 # the maximum is the sandbox's `/limits/list` answer.
@@ -112,6 +115,9 @@ class OzonApi:
                 return JSONBody({"error": exc.message}, exc.status)
             except BadJSON as exc:
                 return JSONBody({"error": exc.detail}, 400)
+            except Exception:
+                log.exception("Ozon sandbox handler failed: %s", request.url.path)
+                return JSONBody({"error": "internal error"}, 500)
 
         return run
 

@@ -8,6 +8,7 @@ cluster bids and all statistics speak rubles; inside, the world keeps integer ko
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, POS_VIEWS, REVENU
 from app.sandbox.state import WB_BID_TICK_S, WB_DELETE_DELAY_S, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import Marketplace, find_operation
+
+log = logging.getLogger(__name__)
 
 ORIGIN = "camp-api-public-cache"
 MAX_ADVERTS = 50  # ids of GET /api/advert/v2/adverts and GET /adv/v3/fullstats
@@ -190,6 +193,10 @@ class WildberriesApi:
                 response = exc.response
             except BadJSON as exc:
                 response = self.invalid(exc.detail).response
+            except Exception:
+                # A sandbox bug must still look like WB to the client (and never leak a traceback).
+                log.exception("WB sandbox handler failed: %s %s", method, path)
+                response = self.invalid("internal error", status=500).response
             response.headers["X-Ratelimit-Remaining"] = str(decision.remaining)
             return response
 
@@ -385,7 +392,11 @@ class WildberriesApi:
         return self._set_status(call, campaign, "-1", "delete")
 
     async def rename(self, call: WbCall) -> Response:
-        body = await read_json(call.request)
+        # Reference: POST /adv/v0/rename — its errors are text/plain.
+        try:
+            body = await read_json(call.request)
+        except BadJSON as exc:
+            raise self.text(exc.detail, 400) from None
         if not isinstance(body, dict):
             raise self.text("invalid request body", 400)
         campaign = self.own_campaign(call, body.get("advertId"))
@@ -518,7 +529,11 @@ class WildberriesApi:
             raise self.invalid("invalid payment_type value")
         placements = body.get("placement_types")
         names = {"combined": "combined", "search": "search", "recommendation": "recommendations"}
-        if not isinstance(placements, list) or not placements or any(p not in names for p in placements):
+        if (
+            not isinstance(placements, list)
+            or not placements
+            or any(not isinstance(p, str) or p not in names for p in placements)
+        ):
             raise self.invalid("placement_types: use combined, search and/or recommendation")
         unknown = [n for n in nm_ids if n not in campaign.items]
         if unknown:

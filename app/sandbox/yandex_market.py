@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,6 +34,8 @@ from app.sandbox.ratelimit import until_header
 from app.sandbox.state import YM_BID_DELAY_S, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import YM_PARALLEL_REQUESTS, Marketplace, YmTier, find_operation
+
+log = logging.getLogger(__name__)
 
 MAX_PUT_BIDS = 1500
 MAX_INFO_SKUS = 500
@@ -127,6 +130,9 @@ class YandexMarketApi:
                     response = envelope_error(exc.status, exc.code, exc.message)
                 except BadJSON as exc:
                     response = envelope_error(400, "BAD_REQUEST", exc.detail)
+                except Exception:
+                    log.exception("YM sandbox handler failed: %s %s", method, path)
+                    response = envelope_error(500, "INTERNAL_ERROR", "internal error")
                 response.headers.update(headers)
                 return response
             finally:
