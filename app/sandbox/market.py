@@ -138,20 +138,26 @@ class Market:
 
     # ---- the auction -----------------------------------------------------------------------------
 
+    def competitor_quotes(self, cluster: Cluster, moment: datetime) -> list[tuple[str, int]]:
+        """(seller, bid) of every competitor in `cluster` at `moment`; bids drift on a daily cycle
+        with seeded jitter and are constant within a 30-minute block."""
+        block = math.floor(moment.timestamp() / BLOCK_S)
+        out = []
+        for k, comp in enumerate(cluster.competitors):
+            cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
+            jitter = 0.08 * _noise(self.world.seed, cluster.id, k, block)
+            out.append((comp.seller, max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter)))))
+        return out
+
     def competitor_bids(self, cluster: Cluster, moment: datetime) -> list[int]:
-        """Competitors' bids in `cluster` at `moment`, ascending (they drift on a daily cycle)."""
+        """Competitors' bids in `cluster` at `moment`, ascending (cached per block)."""
         block = math.floor(moment.timestamp() / BLOCK_S)
         if block != self._cache_block:
             self._block_cache = {}
             self._cache_block = block
         cached = self._block_cache.get(cluster.id)
         if cached is None:
-            bids = []
-            for k, comp in enumerate(cluster.competitors):
-                cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
-                jitter = 0.08 * _noise(self.world.seed, cluster.id, k, block)
-                bids.append(max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter))))
-            cached = sorted(bids)
+            cached = sorted(bid for _seller, bid in self.competitor_quotes(cluster, moment))
             self._block_cache[cluster.id] = cached
         return cached
 

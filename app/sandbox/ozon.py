@@ -70,7 +70,7 @@ Handler = Callable[[OzonCall], Awaitable[Response]]
 
 def _micro_to_kopecks(value: Any, field: str) -> int:
     """Parse a micro-ruble string (uint64 as a string; numbers accepted) into kopecks."""
-    if (is_int(value) and value >= 0) or (isinstance(value, str) and value.isdigit()):
+    if (is_int(value) and value >= 0) or (isinstance(value, str) and value.isascii() and value.isdigit()):
         micro = int(value)
     else:
         raise OzonError(400, f"{field}: expected a non-negative integer string in millionths of a ruble")
@@ -80,7 +80,7 @@ def _micro_to_kopecks(value: Any, field: str) -> int:
 def _sku(value: Any, field: str) -> int:
     if is_int(value) and value > 0:
         return int(value)
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
     raise OzonError(400, f"{field}: expected a SKU (positive integer as a string)")
 

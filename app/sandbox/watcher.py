@@ -22,7 +22,6 @@ from app.sandbox.http import BadJSON, JSONBody, parse_int, read_json
 from app.sandbox.market import BLOCK_S, Placement
 from app.sandbox.state import Sandbox
 from app.sandbox.world import Cluster, Product
-from app.services.marketing.adapters.limits import Marketplace
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 MAX_BATCH = 100
@@ -114,16 +113,8 @@ class WatcherApi:
         observed, fresh_until = self._freshness(now)
         competitors = []
         for cluster in clusters:
-            bids = self.sb.market.competitor_bids(cluster, now)
-            named = sorted(
-                zip(
-                    (c.seller for c in cluster.competitors),
-                    self._per_competitor(cluster, bids, now),
-                    strict=True,
-                ),
-                key=lambda pair: -pair[1],
-            )
-            for position, (seller, bid) in enumerate(named, start=1):
+            quotes = sorted(self.sb.market.competitor_quotes(cluster, now), key=lambda q: -q[1])
+            for position, (seller, bid) in enumerate(quotes, start=1):
                 competitors.append(
                     {"keyword": cluster.text, "seller": seller, "bid": bid, "position": position}
                 )
@@ -134,19 +125,6 @@ class WatcherApi:
             "fresh_until": fresh_until,
             "competitors": competitors,
         }
-
-    def _per_competitor(self, cluster: Cluster, sorted_bids: list[int], now: datetime) -> list[int]:
-        # The market keeps competitors' bids sorted; recompute them in competitor order (same model).
-        from app.sandbox.market import _noise
-
-        block = math.floor(now.timestamp() / BLOCK_S)
-        out = []
-        for k, comp in enumerate(cluster.competitors):
-            cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
-            jitter = 0.08 * _noise(self.sb.world.seed, cluster.id, k, block)
-            out.append(max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter))))
-        assert sorted(out) == sorted_bids
-        return out
 
     def positions_for(self, marketplace: str, sku: str, now: datetime) -> dict[str, Any]:
         base: dict[str, Any] = {"marketplace": marketplace, "sku": sku}
@@ -276,6 +254,3 @@ def create_watcher_app(sandbox: Sandbox) -> Starlette:
         exception_handlers={404: not_found, 405: not_found},
         middleware=[Middleware(FaultMiddleware, injector=sandbox.faults, marketplace="watcher")],
     )
-
-
-__all__ = ["Marketplace", "create_watcher_app"]
