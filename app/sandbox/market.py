@@ -72,7 +72,7 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class Placement:
+class AuctionEntry:
     """One auction entry of a campaign item in a cluster at a moment."""
 
     campaign: Campaign
@@ -161,7 +161,7 @@ class Market:
             self._block_cache[cluster.id] = cached
         return cached
 
-    def position(self, entry: Placement, moment: datetime) -> int:
+    def position(self, entry: AuctionEntry, moment: datetime) -> int:
         """1 + the number of competitors whose bid beats ours (ties go to the incumbent)."""
         bids = self.competitor_bids(entry.cluster, moment)
         return 1 + len(bids) - bisect.bisect_right(bids, entry.effective_bid)
@@ -186,7 +186,7 @@ class Market:
             available = min(available, today)
         return max(0.0, available)
 
-    def entries(self, campaign: Campaign) -> Iterator[Placement]:
+    def entries(self, campaign: Campaign) -> Iterator[AuctionEntry]:
         """Every (item, cluster) auction entry a campaign takes part in, with its effective bid."""
         for item in campaign.items.values():
             product = self.world.products.get(item.product_id)
@@ -200,7 +200,7 @@ class Market:
 
     def _entry(
         self, campaign: Campaign, item: CampaignItem, product: Product, cluster: Cluster
-    ) -> Placement | None:
+    ) -> AuctionEntry | None:
         mp = campaign.marketplace
         if mp == Marketplace.WILDBERRIES:
             if cluster.text in item.minus_phrases:
@@ -222,7 +222,7 @@ class Market:
                 effective = bid * BASE_CTR * product.quality * 1000
             else:
                 effective = float(bid)
-            return Placement(campaign, item, product, cluster, effective, bid)
+            return AuctionEntry(campaign, item, product, cluster, effective, bid)
         if mp == Marketplace.OZON:
             if campaign.payment_type == "CPC":
                 bid = item.bids.get("cpc", 0)
@@ -233,9 +233,9 @@ class Market:
             else:
                 bid = item.bids.get("cpo", 0)
                 effective = product.price_kopecks * bid / 10_000 * BASE_CTR * ATB_RATE * ORDER_RATE * 1000
-            return Placement(campaign, item, product, cluster, effective, bid) if bid else None
+            return AuctionEntry(campaign, item, product, cluster, effective, bid) if bid else None
         bid = item.bids.get("boost", 0)
-        return Placement(campaign, item, product, cluster, float(bid), bid) if bid else None
+        return AuctionEntry(campaign, item, product, cluster, float(bid), bid) if bid else None
 
     # ---- one segment -----------------------------------------------------------------------------
 
@@ -247,7 +247,7 @@ class Market:
         for campaign in self.world.campaigns.values():
             if not self.is_serving(campaign, day):
                 continue
-            rows: list[tuple[Placement, list[float]]] = []
+            rows: list[tuple[AuctionEntry, list[float]]] = []
             planned = 0.0
             for entry in self.entries(campaign):
                 pos = self.position(entry, start)
@@ -273,7 +273,7 @@ class Market:
             self._charge(campaign, day, planned * scale, exhausted=planned > available)
 
     def _spend(
-        self, campaign: Campaign, entry: Placement, views: float, clicks: float, revenue: float
+        self, campaign: Campaign, entry: AuctionEntry, views: float, clicks: float, revenue: float
     ) -> float:
         payment = campaign.payment_type.lower()
         if payment == "cpm":
@@ -284,7 +284,7 @@ class Market:
         return revenue * entry.charge_bid / 10_000
 
     def _record(
-        self, campaign: Campaign, day: date, rows: list[tuple[Placement, list[float]]], scale: float
+        self, campaign: Campaign, day: date, rows: list[tuple[AuctionEntry, list[float]]], scale: float
     ) -> None:
         by_day = self.stats.setdefault(campaign.id, {}).setdefault(day, {})
         for entry, values in rows:

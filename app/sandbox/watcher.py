@@ -19,7 +19,7 @@ from starlette.routing import Route
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
 from app.sandbox.http import BadJSON, JSONBody, parse_int, read_json
-from app.sandbox.market import BLOCK_S, Placement
+from app.sandbox.market import BLOCK_S, AuctionEntry
 from app.sandbox.state import Sandbox
 from app.sandbox.world import Cluster, Product
 
@@ -164,7 +164,7 @@ class WatcherApi:
             "positions": positions,
         }
 
-    def _position_json(self, entry: Placement, now: datetime) -> dict[str, Any]:
+    def _position_json(self, entry: AuctionEntry, now: datetime) -> dict[str, Any]:
         return {
             "keyword": entry.cluster.text,
             "campaign_id": entry.campaign.id,
