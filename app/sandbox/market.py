@@ -327,6 +327,17 @@ class Market:
                     out[i] += v
         return out
 
+    def totals_by_product(self, campaign_id: int, day: date) -> dict[int, list[float]]:
+        """One day's counters of a campaign summed over clusters, per product."""
+        out: dict[int, list[float]] = {}
+        for (pid, _cid), values in self.day_rows(campaign_id, day).items():
+            acc = out.get(pid)
+            if acc is None:
+                acc = out[pid] = [0.0] * SLOTS
+            for i, v in enumerate(values):
+                acc[i] += v
+        return out
+
     def days(self, start: date, end: date) -> list[date]:
         return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 

@@ -30,7 +30,7 @@ from app.sandbox.clock import MOSCOW, moscow_date
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
 from app.sandbox.http import BadJSON, JSONBody, is_int, micro_rubles, parse_int
-from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SPEND, VIEWS
+from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SLOTS, SPEND, VIEWS
 from app.sandbox.state import OzonToken, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import OZON_FREE_OPERATIONS, Marketplace
@@ -615,14 +615,16 @@ class OzonApi:
              "Ср. цена клика, ₽", "Ср. цена 1000 показов, ₽", "Расход, ₽, с НДС", "Заказы", "Выручка, ₽",
              "Заказы модели", "Выручка с заказов модели, ₽", "ДРР, %", "Дата добавления"]
         )  # fmt: skip
-        total = [0.0] * 8
-        for product_id in sorted(campaign.items):
-            values = [0.0] * 8
-            for day in self.sb.market.days(start, end):
-                for k, v in enumerate(self.sb.market.totals(campaign.id, day, product_id)):
-                    values[k] += v
-            for k in range(8):
-                total[k] += values[k]
+        per_product: dict[int, list[float]] = {pid: [0.0] * SLOTS for pid in campaign.items}
+        for day in self.sb.market.days(start, end):
+            for pid, day_values in self.sb.market.totals_by_product(campaign.id, day).items():
+                acc = per_product.setdefault(pid, [0.0] * SLOTS)
+                for k, v in enumerate(day_values):
+                    acc[k] += v
+        total = [0.0] * SLOTS
+        for product_id, values in sorted(per_product.items()):
+            for k, v in enumerate(values):
+                total[k] += v
             product = self.sb.world.products[product_id]
             writer.writerow(
                 [
@@ -699,8 +701,7 @@ class OzonApi:
         rows = []
         for campaign in campaigns:
             for day in self.sb.market.days(start, end):
-                for product_id in sorted(campaign.items):
-                    v = self.sb.market.totals(campaign.id, day, product_id)
+                for product_id, v in sorted(self.sb.market.totals_by_product(campaign.id, day).items()):
                     if v[VIEWS] <= 0:
                         continue
                     views, clicks, spend, revenue = (

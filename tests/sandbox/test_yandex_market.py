@@ -198,3 +198,47 @@ async def test_fifth_parallel_request_gets_420(world: SandboxWorld, ym: httpx.As
     assert "4 parallel requests" in refused.json()["errors"][0]["message"]
     # Sequential requests are fine again.
     assert (await ym.post(path, json={}, headers=h)).status_code == 200
+
+
+async def test_order_stats_report_the_boost_fee(world: SandboxWorld, ym: httpx.AsyncClient) -> None:
+    b = business(world)
+    h = ym_headers(world)
+    store = b["campaign_ids"][0]
+    path = f"/v2/campaigns/{store}/stats/orders"
+    pattern = "/v2/campaigns/{campaignId}/stats/orders"
+    await advance(ym, 6 * 3600)
+    body = {"dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    orders: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"limit": 50}
+        if token:
+            params["pageToken"] = token
+        page = (await checked(ym, "POST", path, pattern, params=params, json=body, headers=h)).json()[
+            "result"
+        ]
+        orders += page["orders"]
+        token = page.get("paging", {}).get("nextPageToken")
+        if not token:
+            break
+    assert orders and len({o["id"] for o in orders}) == len(orders)
+    campaign = world.sandbox.world.campaigns[b["business_id"]]
+    boosted = {
+        world.sandbox.world.products[i.product_id].shop_sku: i.bids["boost"] for i in campaign.items.values()
+    }
+    for order in orders:
+        item = order["items"][0]
+        # The fee is the boost bid (percent × 100) of the SKU; the commission is that share of the price.
+        assert item["bidFee"] == pytest.approx(boosted[item["shopSku"]], abs=1)
+        assert order["commissions"][0]["type"] == "AUCTION_PROMOTION"
+        assert order["commissions"][0]["actual"] == pytest.approx(
+            item["prices"][0]["total"] * item["bidFee"] / 10_000, abs=0.01
+        )
+    other_store = await checked(
+        ym, "POST", f"/v2/campaigns/{b['campaign_ids'][1]}/stats/orders", pattern, json=body, headers=h
+    )
+    assert other_store.json()["result"]["orders"] == []
+    bad = await checked(ym, "POST", path, pattern, json={"dateFrom": "yesterday"}, headers=h)
+    assert bad.status_code == 400
+    foreign = await checked(ym, "POST", "/v2/campaigns/1/stats/orders", pattern, json=body, headers=h)
+    assert foreign.status_code == 403
