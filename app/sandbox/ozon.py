@@ -687,6 +687,95 @@ class OzonApi:
             )
         return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=UTF-8")
 
+    def _campaigns_and_period(self, call: OzonCall) -> tuple[list[Campaign], date, date]:
+        q = call.request.query_params
+        start, end = self._stats_period(
+            {
+                "dateFrom": q.get("dateFrom"),
+                "dateTo": q.get("dateTo"),
+                "from": q.get("from"),
+                "to": q.get("to"),
+            },
+            call.now,
+        )
+        raw = [s for part in q.getlist("campaignIds") for s in part.split(",") if s.strip()]
+        if raw:
+            return [self.own(call, s) for s in raw], start, end
+        return sorted(self.sb.world.campaigns_of(call.account.id), key=lambda c: c.id), start, end
+
+    def _csv(self, header: list[str], rows: list[dict[str, Any]]) -> Response:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(list(row.values()))
+        return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=UTF-8")
+
+    async def campaign_product(self, call: OzonCall) -> Response:
+        # Reference: GET /api/client/statistics/campaign/product (CSV; `/json` for JSON) — totals
+        # per campaign for the period, with CTR, average click price and DRR; free of limits. The
+        # spec lists the columns in prose only; the sandbox's JSON keys follow the daily report's.
+        campaigns, start, end = self._campaigns_and_period(call)
+        rows = []
+        for campaign in campaigns:
+            v = [0.0] * SLOTS
+            for day in self.sb.market.days(start, end):
+                for k, x in enumerate(self.sb.market.totals(campaign.id, day)):
+                    v[k] += x
+            views, clicks, spend, revenue = int(v[VIEWS]), int(v[CLICKS]), int(v[SPEND]), int(v[REVENUE])
+            rows.append(
+                {
+                    "id": str(campaign.id),
+                    "title": campaign.name,
+                    "objectType": campaign.kind,
+                    "status": campaign.status,
+                    "placement": campaign.ozon_placement,
+                    "weeklyBudget": _rub(campaign.weekly_budget_kopecks),
+                    "budget": _rub(campaign.budget_kopecks),
+                    "moneySpent": _rub(spend),
+                    "views": str(views),
+                    "clicks": str(clicks),
+                    "ctr": f"{clicks / views * 100:.2f}".replace(".", ",") if views else "0,00",
+                    "clickPrice": _rub(spend // clicks) if clicks else "0,00",
+                    "orders": str(int(v[ORDERS])),
+                    "ordersMoney": _rub(revenue),
+                    "drr": f"{spend / revenue * 100:.2f}".replace(".", ",") if revenue else "0,00",
+                    "toCart": str(int(v[ATBS])),
+                }
+            )
+        if call.request.url.path.endswith("/json"):
+            return JSONBody({"rows": rows})
+        header = ["ID", "Название", "Тип", "Статус", "Место размещения", "Недельный бюджет, ₽", "Бюджет, ₽",
+                  "Расход, ₽", "Показы", "Клики", "CTR, %", "Ср. цена клика, ₽", "Заказы, шт", "Заказы, ₽",
+                  "ДРР, %", "В корзину"]  # fmt: skip
+        return self._csv(header, rows)
+
+    async def expense(self, call: OzonCall) -> Response:
+        # Reference: GET /api/client/statistics/expense (CSV; `/json` for JSON) — spend per campaign
+        # and day: total, from the account, from bonuses. The sandbox has no bonus spend.
+        campaigns, start, end = self._campaigns_and_period(call)
+        rows = []
+        for campaign in campaigns:
+            for day in self.sb.market.days(start, end):
+                spend = int(self.sb.market.totals(campaign.id, day)[SPEND])
+                if spend <= 0:
+                    continue
+                rows.append(
+                    {
+                        "id": str(campaign.id),
+                        "title": campaign.name,
+                        "date": day.isoformat(),
+                        "moneySpent": _rub(spend),
+                        "bonusSpent": "0,00",
+                        "prepaymentSpent": _rub(spend),
+                    }
+                )
+        if call.request.url.path.endswith("/json"):
+            return JSONBody({"rows": rows})
+        return self._csv(
+            ["ID", "Название", "Дата", "Расход, ₽", "Расход бонусов, ₽", "Расход с предоплаты, ₽"], rows
+        )
+
     async def products_sku(self, call: OzonCall) -> Response:
         # Reference: POST /api/client/statistics/products/sku — rows per campaign, SKU and day with
         # numbers as strings (ctr and drr are doubles); does not consume the limits.
@@ -803,6 +892,10 @@ def create_ozon_app(sandbox: Sandbox) -> Starlette:
         ep("GET", "/api/client/statistics/report", api.report),
         ep("GET", "/api/client/statistics/daily", api.daily),
         ep("GET", "/api/client/statistics/daily/json", api.daily),
+        ep("GET", "/api/client/statistics/campaign/product", api.campaign_product),
+        ep("GET", "/api/client/statistics/campaign/product/json", api.campaign_product),
+        ep("GET", "/api/client/statistics/expense", api.expense),
+        ep("GET", "/api/client/statistics/expense/json", api.expense),
         ep("POST", "/api/client/statistics/products/sku", api.products_sku),
         ep("GET", "/api/client/statistics/{UUID}", api.report_state),
     ]

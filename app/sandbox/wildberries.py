@@ -690,6 +690,40 @@ class WildberriesApi:
             raise self.invalid(f"the period must not be longer than {MAX_STATS_DAYS} days")
         return start, finish
 
+    async def spend_history(self, call: WbCall) -> Response:
+        # Reference: GET /adv/v1/upd?from=&to= — the write-offs of ad spend, 1..31 days. The snapshot
+        # truncates the item schema; the fields are WB's (updNum, updTime, updSum in rubles, advertId,
+        # campName, advertType, paymentType, advertStatus). The sandbox writes spend off once per
+        # campaign and Moscow day (today: so far), rounded down to whole rubles.
+        q = call.request.query_params
+        if q.get("from") is None or q.get("to") is None:
+            raise self.text("from and to are required (YYYY-MM-DD)", 400)
+        try:
+            start, finish = self._period(q.get("from"), q.get("to"))
+        except WbError:
+            raise self.text(f"the period must be valid dates, at most {MAX_STATS_DAYS} days", 400) from None
+        today = moscow_date(call.now)
+        out = []
+        for day in self.sb.market.days(start, finish):
+            for campaign in sorted(self.visible_campaigns(call), key=lambda c: c.id):
+                spend = sum(v[SPEND] for v in self.sb.market.day_rows(campaign.id, day).values())
+                if spend < 100:
+                    continue
+                moment = call.now if day == today else datetime.combine(day, datetime.max.time(), MOSCOW)
+                out.append(
+                    {
+                        "updNum": 0,
+                        "updTime": _wb_time(moment),
+                        "updSum": int(spend // 100),
+                        "advertId": campaign.id,
+                        "campName": campaign.name,
+                        "advertType": int(campaign.kind),
+                        "paymentType": "Баланс",
+                        "advertStatus": campaign.wb_status,
+                    }
+                )
+        return JSONBody(out)
+
     async def fullstats(self, call: WbCall) -> Response:
         # Reference: GET /adv/v3/fullstats — ≤ 50 ids, ≤ 31 days, campaigns in status 7/9/11;
         # days → apps → nms whose totals add up; money as rubles (floats).
@@ -1173,6 +1207,7 @@ def create_wildberries_app(sandbox: Sandbox) -> Starlette:
         ("POST", "/api/advert/v1/bids/min", api.min_bids),
         ("GET", "/api/advert/v0/bids/recommendations", api.recommendations),
         ("GET", "/api/advert/v1/config", api.config),
+        ("GET", "/adv/v1/upd", api.spend_history),
         ("GET", "/adv/v1/balance", api.balance),
         ("GET", "/adv/v1/budget", api.budget),
         ("POST", "/adv/v1/budget/deposit", api.deposit),

@@ -269,3 +269,31 @@ async def test_daily_request_quota(world: SandboxWorld, ozon: httpx.AsyncClient)
     await advance(ozon, 24 * 3600)
     h = await ozon_headers(ozon, world)
     assert (await ozon.get("/api/client/campaign", headers=h)).status_code == 200
+
+
+async def test_campaign_totals_and_expense_do_not_consume_limits(
+    world: SandboxWorld, ozon: httpx.AsyncClient
+) -> None:
+    h = await ozon_headers(ozon, world)
+    running = campaigns(world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[0]
+    params = {"campaignIds": str(running.id), "dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    used = world.sandbox.ozon_daily.used
+    account_id = running.account_id
+    before = used(account_id, world.sandbox.market.today())
+    totals = (
+        await ozon.get("/api/client/statistics/campaign/product/json", params=params, headers=h)
+    ).json()["rows"]
+    assert used(account_id, world.sandbox.market.today()) == before, "free of the daily quota (spec)"
+    assert [r["id"] for r in totals] == [str(running.id)]
+    expense = (await ozon.get("/api/client/statistics/expense/json", params=params, headers=h)).json()["rows"]
+
+    # The period's spend is the sum of the days' spend.
+    def kopecks(text: str) -> int:
+        rubles, kop = text.split(",")
+        return int(rubles) * 100 + int(kop)
+
+    assert abs(kopecks(totals[0]["moneySpent"]) - sum(kopecks(r["moneySpent"]) for r in expense)) <= len(
+        expense
+    )
+    csv_totals = await ozon.get("/api/client/statistics/campaign/product", params=params, headers=h)
+    assert csv_totals.headers["content-type"].startswith("text/csv") and str(running.id) in csv_totals.text
