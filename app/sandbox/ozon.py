@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from app.sandbox.clock import MOSCOW, moscow_date
 from app.sandbox.control import control_routes
-from app.sandbox.faults import FaultMiddleware
+from app.sandbox.faults import FaultMiddleware, current_fault
 from app.sandbox.http import BadJSON, JSONBody, is_int, micro_rubles, parse_int
 from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SLOTS, SPEND, VIEWS
 from app.sandbox.state import OzonToken, ReportJob, Sandbox
@@ -556,6 +556,8 @@ class OzonApi:
                 "format": "json" if call.request.url.path.endswith("/json") else "csv",
             },
             campaign_ids=ids,
+            # The `report_error` fault (docs/sandbox.md) makes this report end in state ERROR.
+            failed=current_fault.get() == "report_error",
         )
         self.sb.reports[report_id] = job
         self.record(call, {"action": "create_report", "uuid": report_id, "campaigns": ids})
@@ -581,6 +583,8 @@ class OzonApi:
         }
         if state == "OK":
             body["link"] = f"/api/client/statistics/report?UUID={job.id}"
+        elif state == "ERROR":
+            body["error"] = "report generation failed; order it again"
         return JSONBody(body)
 
     async def report(self, call: OzonCall) -> Response:
@@ -591,6 +595,14 @@ class OzonApi:
             raise OzonError(404, f"report {job.id} is not ready; poll /api/client/statistics/{job.id}")
         start = date.fromisoformat(job.request["dateFrom"])
         end = date.fromisoformat(job.request["dateTo"])
+        if job.request.get("format") == "json":
+            # Reports ordered at /statistics/json: one JSON document keyed by campaign id (layout of
+            # public clients; the spec does not describe it).
+            report = {
+                str(cid): self._campaign_json(self.sb.world.campaigns[cid], start, end)
+                for cid in job.campaign_ids
+            }
+            return JSONBody(report)
         files = {
             f"{cid}.csv": self._campaign_csv(self.sb.world.campaigns[cid], start, end)
             for cid in job.campaign_ids
@@ -602,6 +614,46 @@ class OzonApi:
             for name, text in files.items():
                 archive.writestr(name, text)
         return Response(buffer.getvalue(), media_type="application/zip")
+
+    def _per_product(self, campaign: Campaign, start: date, end: date) -> dict[int, list[float]]:
+        """Period counters per product, floored to whole units and kopecks so that report totals
+        are exactly the sums of their rows."""
+        per_product: dict[int, list[float]] = {pid: [0.0] * SLOTS for pid in campaign.items}
+        for day in self.sb.market.days(start, end):
+            for pid, day_values in self.sb.market.totals_by_product(campaign.id, day).items():
+                acc = per_product.setdefault(pid, [0.0] * SLOTS)
+                for k, v in enumerate(day_values):
+                    acc[k] += v
+        return {pid: [float(int(v)) for v in values] for pid, values in sorted(per_product.items())}
+
+    def _campaign_json(self, campaign: Campaign, start: date, end: date) -> dict[str, Any]:
+        def row(values: list[float]) -> dict[str, str]:
+            views, clicks, spend = int(values[VIEWS]), int(values[CLICKS]), int(values[SPEND])
+            return {
+                "views": str(views),
+                "clicks": str(clicks),
+                "ctr": f"{clicks / views * 100:.2f}".replace(".", ",") if views else "0,00",
+                "moneySpent": _rub(spend),
+                "avgBid": _rub(spend // clicks) if clicks else "0,00",
+                "orders": str(int(values[ORDERS])),
+                "ordersMoney": _rub(int(values[REVENUE])),
+            }
+
+        rows = []
+        total = [0.0] * SLOTS
+        for product_id, values in self._per_product(campaign, start, end).items():
+            for k, v in enumerate(values):
+                total[k] += v
+            product = self.sb.world.products[product_id]
+            rows.append(
+                {
+                    "sku": str(product_id),
+                    "title": product.title,
+                    "price": _rub(product.price_kopecks),
+                    **row(values),
+                }
+            )
+        return {"title": campaign.name, "report": {"rows": rows, "totals": row(total)}}
 
     def _campaign_csv(self, campaign: Campaign, start: date, end: date) -> str:
         """The report layout of the spec's example: a title line, a header, SKU rows and a total."""
@@ -615,14 +667,8 @@ class OzonApi:
              "Ср. цена клика, ₽", "Ср. цена 1000 показов, ₽", "Расход, ₽, с НДС", "Заказы", "Выручка, ₽",
              "Заказы модели", "Выручка с заказов модели, ₽", "ДРР, %", "Дата добавления"]
         )  # fmt: skip
-        per_product: dict[int, list[float]] = {pid: [0.0] * SLOTS for pid in campaign.items}
-        for day in self.sb.market.days(start, end):
-            for pid, day_values in self.sb.market.totals_by_product(campaign.id, day).items():
-                acc = per_product.setdefault(pid, [0.0] * SLOTS)
-                for k, v in enumerate(day_values):
-                    acc[k] += v
         total = [0.0] * SLOTS
-        for product_id, values in sorted(per_product.items()):
+        for product_id, values in self._per_product(campaign, start, end).items():
             for k, v in enumerate(values):
                 total[k] += v
             product = self.sb.world.products[product_id]

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from app.sandbox.clock import MOSCOW
 from app.sandbox.control import control_routes
-from app.sandbox.faults import FaultMiddleware
+from app.sandbox.faults import FaultMiddleware, current_fault
 from app.sandbox.http import BadJSON, JSONBody, is_int, parse_int, read_json
 from app.sandbox.market import CLICKS, ORDERS, REVENUE, SPEND, VIEWS
 from app.sandbox.ratelimit import until_header
@@ -415,6 +415,8 @@ class YandexMarketApi:
             request={"dateFrom": start.isoformat(), "dateTo": end.isoformat(), "hasData": has_data},
             kind="BOOST",
             campaign_ids=[call.campaign.id],
+            # The `report_error` fault (docs/sandbox.md) makes this report end FAILED.
+            failed=current_fault.get() == "report_error",
         )
         self.record(call, {"action": "generate_report", "report_id": report_id})
         return JSONBody(

@@ -203,7 +203,7 @@ async def test_async_report_flow(world: SandboxWorld, ozon: httpx.AsyncClient) -
     csv_reply = await checked(ozon, "GET", "/api/client/statistics/report", params={"UUID": uuid}, headers=h)
     assert csv_reply.headers["content-type"].startswith("text/csv")
     assert f"№ {ids[0]}" in csv_reply.text.splitlines()[0]
-    several = await ozon.post("/api/client/statistics/json", json={"campaigns": ids}, headers=h)
+    several = await ozon.post("/api/client/statistics", json={"campaigns": ids}, headers=h)
     await advance(ozon, 60)
     zipped = await ozon.get(
         "/api/client/statistics/report", params={"UUID": several.json()["UUID"]}, headers=h
@@ -297,3 +297,33 @@ async def test_campaign_totals_and_expense_do_not_consume_limits(
     )
     csv_totals = await ozon.get("/api/client/statistics/campaign/product", params=params, headers=h)
     assert csv_totals.headers["content-type"].startswith("text/csv") and str(running.id) in csv_totals.text
+
+
+async def test_json_reports_and_failed_reports(world: SandboxWorld, ozon: httpx.AsyncClient) -> None:
+    h = await ozon_headers(ozon, world)
+    running = campaigns(world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[:2]
+    ids = [str(c.id) for c in running]
+    made = await ozon.post(
+        "/api/client/statistics/json",
+        json={"campaigns": ids, "dateFrom": "2026-11-29", "dateTo": "2026-11-30"},
+        headers=h,
+    )
+    await advance(ozon, 60)
+    report = (
+        await ozon.get("/api/client/statistics/report", params={"UUID": made.json()["UUID"]}, headers=h)
+    ).json()
+    assert sorted(report) == sorted(ids)
+    for cid in ids:
+        rows = report[cid]["report"]["rows"]
+        assert int(report[cid]["report"]["totals"]["views"]) == sum(int(r["views"]) for r in rows)
+    await ozon.post("/_sandbox/faults", json={"path": "/api/client/statistics", "kind": "report_error"})
+    failing = await ozon.post("/api/client/statistics", json={"campaigns": ids[:1]}, headers=h)
+    await advance(ozon, 60)
+    state = await checked(
+        ozon,
+        "GET",
+        f"/api/client/statistics/{failing.json()['UUID']}",
+        "/api/client/statistics/{UUID}",
+        headers=h,
+    )
+    assert state.json()["state"] == "ERROR" and state.json()["error"]

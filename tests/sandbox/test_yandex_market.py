@@ -242,3 +242,19 @@ async def test_order_stats_report_the_boost_fee(world: SandboxWorld, ym: httpx.A
     assert bad.status_code == 400
     foreign = await checked(ym, "POST", "/v2/campaigns/1/stats/orders", pattern, json=body, headers=h)
     assert foreign.status_code == 403
+
+
+async def test_report_error_fault_ends_a_boost_report_failed(
+    world: SandboxWorld, ym: httpx.AsyncClient
+) -> None:
+    b = business(world)
+    h = ym_headers(world)
+    gen = "/v2/reports/boost-consolidated/generate"
+    await ym.post("/_sandbox/faults", json={"path": gen, "kind": "report_error"})
+    body = {"businessId": b["business_id"], "dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    report_id = (await checked(ym, "POST", gen, gen, json=body, headers=h)).json()["result"]["reportId"]
+    await advance(ym, 60)
+    info = (
+        await checked(ym, "GET", f"/v2/reports/info/{report_id}", "/v2/reports/info/{reportId}", headers=h)
+    ).json()
+    assert info["result"]["status"] == "FAILED" and "file" not in info["result"]
