@@ -40,6 +40,16 @@ def error(status: int, code: str, message: str) -> JSONBody:
 class WatcherApi:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
+        # Keywords and SKUs never change in a world: index them once (bench worlds hold 10 000+).
+        world = sandbox.world
+        self._keywords: dict[tuple[str, str], Cluster] = {
+            (c.marketplace.value, c.text): c for c in world.clusters.values() if c.placement == "search"
+        }
+        self._skus: dict[tuple[str, str], Product] = {}
+        for product in world.products.values():
+            self._skus[(product.marketplace.value, str(product.id))] = product
+            if product.shop_sku:
+                self._skus[(product.marketplace.value, product.shop_sku)] = product
 
     def _auth(self, request: Request) -> JSONBody | None:
         key = request.headers.get("x-watcher-key", "")
@@ -57,22 +67,10 @@ class WatcherApi:
         return observed.isoformat(), fresh_until.isoformat()
 
     def _cluster(self, marketplace: str, keyword: str) -> Cluster | None:
-        for cluster in self.sb.world.clusters.values():
-            if (
-                cluster.marketplace == marketplace
-                and cluster.text == keyword
-                and cluster.placement == "search"
-            ):
-                return cluster
-        return None
+        return self._keywords.get((marketplace, keyword))
 
     def _product(self, marketplace: str, sku: str) -> Product | None:
-        for product in self.sb.world.products.values():
-            if product.marketplace != marketplace:
-                continue
-            if str(product.id) == sku or (product.shop_sku and product.shop_sku == sku):
-                return product
-        return None
+        return self._skus.get((marketplace, sku))
 
     def bids_for(
         self, marketplace: str, keyword: str | None, sku: str | None, now: datetime
