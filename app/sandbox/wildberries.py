@@ -58,6 +58,7 @@ CONFIG = {
     "minDailyLimit": 50_000,
 }
 MIN_DEPOSIT_RUB = 1000
+NOT_DELETED = "2100-01-01T00:00:00+03:00"
 DEPOSIT_STEP_RUB = 50
 # Full-stats app split (appType 1 = site, 32 = Android, 64 = iOS), deterministic weights.
 APP_SHARES = ((1, 0.25), (32, 0.45), (64, 0.30))
@@ -331,9 +332,9 @@ class WildberriesApi:
                 "created": _wb_time(campaign.created_at),
                 "updated": _wb_time(campaign.updated_at),
                 "started": _wb_time(campaign.started_at) if campaign.started_at else None,
-                "deleted": _wb_time(campaign.deleted_at)
-                if campaign.deleted_at
-                else "2100-01-01T00:00:00+03:00",
+                # WB marks "not deleted" with a far-future date rather than null (the field is
+                # not nullable in the spec).
+                "deleted": _wb_time(campaign.deleted_at) if campaign.deleted_at else NOT_DELETED,
             },
         }
 
