@@ -300,6 +300,12 @@ class OzonApi:
 
     async def products(self, call: OzonCall) -> Response:
         campaign = self.own(call, call.request.path_params["campaignId"])
+        if campaign.kind != "SKU":
+            raise OzonError(
+                400,
+                f"campaign {campaign.id} is {campaign.kind}; its products are listed by "
+                "/api/client/campaign/search_promo/v2/products",
+            )
         q = call.request.query_params
         page, size = parse_int(q.get("page")), parse_int(q.get("pageSize"))
         if q.get("page") is not None and (page is None or page < 1):
@@ -390,6 +396,52 @@ class OzonApi:
             {"action": "add_products" if adding else "set_bids", "campaign_id": campaign.id, "bids": applied},
         )
         return Response(status_code=200)
+
+    async def search_promo_products(self, call: OzonCall) -> Response:
+        # Reference: POST /api/client/campaign/search_promo/v2/products {page (from 1), pageSize} —
+        # the pay-per-order products of the account: `bid` is a percent of the price (double),
+        # `bidPrice` that percent in rubles; views of this and the previous week.
+        body = await _json_object(call.request)
+        page, size = body.get("page", 1), body.get("pageSize", DEFAULT_PAGE_SIZE)
+        if not is_int(page) or page < 1:
+            raise OzonError(400, "page starts at 1")
+        if not is_int(size) or not 1 <= size <= 1000:
+            raise OzonError(400, "pageSize must be from 1 to 1000")
+        items = sorted(
+            (
+                (campaign, item)
+                for campaign in self.sb.world.campaigns_of(call.account.id)
+                if campaign.kind == "SEARCH_PROMO"
+                for item in campaign.items.values()
+            ),
+            key=lambda pair: pair[1].product_id,
+        )
+        today = moscow_date(call.now)
+        out = []
+        for campaign, item in items[(page - 1) * size : page * size]:
+            product = self.sb.world.products[item.product_id]
+            percent = item.bids.get("cpo", 0) / 100
+            weeks = []
+            for first in (today - timedelta(days=6), today - timedelta(days=13)):
+                weeks.append(
+                    sum(
+                        int(self.sb.market.totals(campaign.id, day, product.id)[VIEWS])
+                        for day in self.sb.market.days(first, first + timedelta(days=6))
+                    )
+                )
+            out.append(
+                {
+                    "sku": str(product.id),
+                    "title": product.title,
+                    "price": _dot_rub(product.price_kopecks),
+                    "bid": percent,
+                    "bidPrice": _dot_rub(round(product.price_kopecks * percent / 100)),
+                    "searchPromoStatus": campaign.status == "CAMPAIGN_STATE_RUNNING",
+                    "isSearchPromoAvailable": True,
+                    "views": {"thisWeek": str(weeks[0]), "previousWeek": str(weeks[1])},
+                }
+            )
+        return JSONBody({"products": out, "total": str(len(items))})
 
     async def delete_products(self, call: OzonCall) -> Response:
         campaign = self.own(call, call.request.path_params["campaignId"])
@@ -924,6 +976,7 @@ def create_ozon_app(sandbox: Sandbox) -> Starlette:
         ep("POST", c + "/deactivate", api.deactivate),
         Route(c, api.endpoint(api.patch_campaign), methods=["PATCH"]),
         ep("GET", c + "/v2/products", api.products),
+        ep("POST", "/api/client/campaign/search_promo/v2/products", api.search_promo_products),
         Route(
             c + "/products",
             _by_method({"POST": api.endpoint(api.add_products), "PUT": api.endpoint(api.update_products)}),

@@ -327,3 +327,26 @@ async def test_json_reports_and_failed_reports(world: SandboxWorld, ozon: httpx.
         headers=h,
     )
     assert state.json()["state"] == "ERROR" and state.json()["error"]
+
+
+async def test_pay_per_order_products_show_percent_bids(world: SandboxWorld, ozon: httpx.AsyncClient) -> None:
+    h = await ozon_headers(ozon, world)
+    promo = campaigns(world, kind="SEARCH_PROMO")[0]
+    path = "/api/client/campaign/search_promo/v2/products"
+    reply = await checked(ozon, "POST", path, json={"page": 1, "pageSize": 2}, headers=h)
+    data = reply.json()
+    assert int(data["total"]) == len(promo.items) and len(data["products"]) == 2
+    first = data["products"][0]
+    item = promo.items[int(first["sku"])]
+    assert first["bid"] == item.bids["cpo"] / 100
+    price = world.sandbox.world.products[int(first["sku"])].price_kopecks
+    assert float(first["bidPrice"]) == pytest.approx(price / 100 * first["bid"] / 100, abs=0.01)
+    assert (await checked(ozon, "POST", path, json={"page": 0}, headers=h)).status_code == 400
+    wrong = await checked(
+        ozon,
+        "GET",
+        f"/api/client/campaign/{promo.id}/v2/products",
+        "/api/client/campaign/{campaignId}/v2/products",
+        headers=h,
+    )
+    assert wrong.status_code == 400 and "search_promo" in wrong.json()["error"]
