@@ -89,8 +89,15 @@ def sandbox_command(
             "the four ports must differ", param_hint="--wb-port/--ozon-port/--ym-port/--watcher-port"
         )
     world = create_sandbox(
-        seed=seed, profile=profile.value, speed=speed, size=size.value, fast_factor=fast_factor
+        seed=seed,
+        profile=profile.value,
+        speed=speed,
+        size=size.value,
+        fast_factor=fast_factor,
+        history_days=history_days,
     )
+    # Simulate the past now, so that the first request does not pay for it.
+    world.sandbox.now()
     console = Console(highlight=False)
     for line in describe(world, ports, host):
         console.print(line, soft_wrap=True, markup=False)
