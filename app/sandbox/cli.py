@@ -76,6 +76,9 @@ def sandbox_command(
     fast_factor: float = typer.Option(
         60.0, "--fast-factor", min=1.0, help="Rate multiplier of --profile fast."
     ),
+    history_days: float = typer.Option(
+        1.0, "--history-days", min=0.0, help="Days of simulated past the world starts with."
+    ),
     wb_port: int = typer.Option(8101, "--wb-port", help="Wildberries Promotion API port."),
     ozon_port: int = typer.Option(8102, "--ozon-port", help="Ozon Performance API port."),
     ym_port: int = typer.Option(8103, "--ym-port", help="Yandex Market Partner API port."),
