@@ -60,8 +60,16 @@ def click_through(position: int, quality: float, placement: str) -> float:
 
 
 def _noise(*key: int) -> float:
-    """Deterministic noise in [-1, 1]; hashing a tuple of ints is stable across processes."""
-    return ((hash(key) & 0xFFFFFFFF) / 0xFFFFFFFF) * 2.0 - 1.0
+    """Deterministic noise in [-1, 1] from integers (splitmix64 mixing: stable across processes and
+    Python versions, unlike hash())."""
+    mask = 0xFFFFFFFFFFFFFFFF
+    h = 0
+    for part in key:
+        h = (h ^ (part & mask)) + 0x9E3779B97F4A7C15 & mask
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9 & mask
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EB & mask
+        h ^= h >> 31
+    return (h / mask) * 2.0 - 1.0
 
 
 @dataclass(order=True, slots=True)

@@ -8,6 +8,7 @@ never run concurrently with each other between awaits and need no locks on the w
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -88,7 +89,8 @@ class Sandbox:
         self.reports: dict[str, ReportJob] = {}
         self._ids = itertools.count(1)
         # The Watcher API key (docs/watcher-api.md); one per sandbox, derived from the seed.
-        self.watcher_key = f"watcher-{seed:x}-{abs(hash((seed, 'watcher'))) % 16**12:012x}"
+        digest = hashlib.sha256(f"watcher:{seed}".encode()).hexdigest()
+        self.watcher_key = f"watcher-{seed:x}-{digest[:12]}"
         # Credential indexes.
         self.wb_tokens: dict[str, tuple[Account, str]] = {}
         self.ozon_clients: dict[str, Account] = {}
