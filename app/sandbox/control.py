@@ -91,6 +91,20 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             return _error(400, str(exc))
         return JSONBody(clock_state())
 
+    async def settings(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                data = await read_json(request)
+            except BadJSON as exc:
+                return _error(400, exc.detail)
+            if not isinstance(data, dict) or set(data) - {"wb_client_error_cost"}:
+                return _error(400, 'known settings: {"wb_client_error_cost": 1..100}')
+            cost = data.get("wb_client_error_cost", sandbox.settings.wb_client_error_cost)
+            if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= 100:
+                return _error(400, "wb_client_error_cost must be an integer from 1 to 100")
+            sandbox.settings.wb_client_error_cost = cost
+        return JSONBody({"wb_client_error_cost": sandbox.settings.wb_client_error_cost})
+
     async def world(request: Request) -> Response:
         w = sandbox.world
         return JSONBody(
@@ -110,5 +124,6 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route("/_sandbox/effects", effects, methods=["GET"]),
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
+        Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
         Route("/_sandbox/world", world, methods=["GET"]),
     ]

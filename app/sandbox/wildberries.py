@@ -27,6 +27,7 @@ from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
 from app.sandbox.http import BadJSON, JSONBody, is_int, parse_id_list, parse_int, read_json, rubles
 from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, POS_VIEWS, REVENUE, SHKS, SPEND, VIEWS
+from app.sandbox.ratelimit import seconds_header
 from app.sandbox.state import WB_BID_TICK_S, WB_DELETE_DELAY_S, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import Marketplace, find_operation
@@ -170,17 +171,14 @@ class WildberriesApi:
             if limit is None:
                 return self.problem(403, "forbidden", "base token is not allowed", "403")
             now = self.sb.now()
-            decision = self.sb.wb_buckets.take(
-                (account.id, token_type, operation.group), self.sb.profile.apply(limit), now.timestamp()
-            )
+            bucket_key = (account.id, token_type, operation.group)
+            decision = self.sb.wb_buckets.take(bucket_key, self.sb.profile.apply(limit), now.timestamp())
             if not decision.allowed:
-                from app.sandbox.ratelimit import seconds_header
-
                 return self.problem(
                     429,
                     "too many requests",
-                    "Limited by c122a060-a7fb-4bb4-abb0-32fd4e18d489",
-                    "",
+                    f"limited by {operation.group}",
+                    operation.group,
                     {
                         "X-Ratelimit-Retry": seconds_header(decision.retry_after_s),
                         "X-Ratelimit-Reset": seconds_header(decision.reset_after_s),
@@ -198,6 +196,11 @@ class WildberriesApi:
                 # A sandbox bug must still look like WB to the client (and never leak a traceback).
                 log.exception("WB sandbox handler failed: %s %s", method, path)
                 response = self.invalid("internal error", status=500).response
+            if 400 <= response.status_code < 500 and self.sb.settings.wb_client_error_cost > 1:
+                # Optional WB rule (api-information.json, documented for some categories): a client
+                # error costs more than one request.
+                extra = self.sb.settings.wb_client_error_cost - 1
+                self.sb.wb_buckets.charge(bucket_key, now.timestamp(), extra)
             response.headers["X-Ratelimit-Remaining"] = str(decision.remaining)
             return response
 

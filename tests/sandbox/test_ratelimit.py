@@ -115,3 +115,19 @@ def test_token_bucket_refills_at_the_interval() -> None:
     denied = bucket.take(5.0)
     assert not denied.allowed and denied.retry_after_s == pytest.approx(15.0)
     assert bucket.take(20.0).allowed
+
+
+async def test_optional_client_error_cost(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
+    h = wb_headers(world)
+    assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 0})).status_code == 400
+    assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 10})).json() == {
+        "wb_client_error_cost": 10
+    }
+    # GET /adv/v1/budget: 4 per second, burst 4. One bad call costs 10 requests: 4 - 10 leaves the
+    # bucket 6 in debt, so the next call waits 7 intervals of 250 ms (1.75 s, announced as 2).
+    bad = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)
+    assert bad.status_code == 400
+    limited = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)
+    assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "2"
+    await advance(wb, 2)
+    assert (await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)).status_code == 400
