@@ -121,9 +121,6 @@ class Market:
         """Run `apply` when virtual time reaches `effective_at` (documented propagation delays)."""
         heapq.heappush(self._pending, _Pending(effective_at, next(self._seq), apply))
 
-    def pending_count(self) -> int:
-        return len(self._pending)
-
     def advance_to(self, target: datetime) -> None:
         while self._pending and self._pending[0].effective_at <= target:
             change = heapq.heappop(self._pending)

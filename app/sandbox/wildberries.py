@@ -98,7 +98,6 @@ class WbCall:
     account: Account
     token_type: str
     now: datetime
-    request_id: str
 
 
 Handler = Callable[[WbCall], Awaitable[Response]]
@@ -185,7 +184,7 @@ class WildberriesApi:
                         "X-Ratelimit-Limit": str(decision.limit.burst),
                     },
                 )
-            call = WbCall(request, account, token_type, now, self.sb.request_id())
+            call = WbCall(request, account, token_type, now)
             try:
                 response = await handler(call)
             except WbError as exc:
