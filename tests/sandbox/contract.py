@@ -30,7 +30,7 @@ WB_HOST = "https://advert-api.wildberries.ru"
 
 def repair(node: Any, *, in_properties: bool = False) -> Any:
     if isinstance(node, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if value == TRUNCATED:
                 if in_properties or key in ("items", "schema", "additionalProperties"):

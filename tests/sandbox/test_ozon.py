@@ -125,6 +125,7 @@ async def test_products_and_bids(world: SandboxWorld, ozon: httpx.AsyncClient) -
         ozon, "PUT", f"{base}/products", json={"bids": [{"sku": str(sku), "bid": "25000000"}]}, headers=h
     )
     assert put.status_code == 200 and campaign.items[sku].bids["cpc"] == 2500
+    bad: dict[str, Any]
     for bad in (
         {"bids": [{"sku": str(sku), "bid": "100"}]},  # below the minimum
         {"bids": [{"sku": str(sku), "bid": "abc"}]},
