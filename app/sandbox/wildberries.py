@@ -59,6 +59,8 @@ CONFIG = {
     "minDailyLimit": 50_000,
 }
 MIN_DEPOSIT_RUB = 1000
+# A campaign needs this much budget to start (the old /adv/v0/config `budget_min`, reference §1.7).
+MIN_START_BUDGET_KOPECKS = 100_000
 NOT_DELETED = "2100-01-01T00:00:00+03:00"
 DEPOSIT_STEP_RUB = 50
 # Full-stats app split (appType 1 = site, 32 = Android, 64 = iOS), deterministic weights.
@@ -370,7 +372,7 @@ class WildberriesApi:
         campaign = self._status_target(call)
         if campaign.status not in ("4", "11"):
             raise self.text("Статус кампании не изменен", 422)
-        if campaign.budget_kopecks <= 0:
+        if campaign.budget_kopecks < MIN_START_BUDGET_KOPECKS:
             raise self.legacy("AdvertChangeStatus: Low Budget: not enough budget")
         return self._set_status(call, campaign, "9", "start")
 

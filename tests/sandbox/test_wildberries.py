@@ -93,8 +93,8 @@ async def test_status_machine(world: SandboxWorld, wb: httpx.AsyncClient) -> Non
     ).status_code == 422
     unknown = await checked(wb, "GET", "/adv/v0/start", params={"id": 1}, headers=h)
     assert unknown.status_code == 400 and "error" in unknown.json()
-    # A ready campaign without budget cannot start.
-    ready.budget_kopecks = 0
+    # A ready campaign with less than the minimum budget (1000 ₽) cannot start.
+    ready.budget_kopecks = 99_900
     low = await checked(wb, "GET", "/adv/v0/start", params={"id": ready.id}, headers=h)
     assert low.status_code == 400 and "Low Budget" in low.json()["error"]
     assert (await checked(wb, "GET", "/adv/v0/delete", params={"id": ready.id}, headers=h)).status_code == 200
