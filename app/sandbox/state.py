@@ -38,6 +38,9 @@ class Settings:
     # WB documents for some categories that "a 4XX answer costs 10 requests"; not stated for
     # Promotion (reference §1.2), so off (1) by default.
     wb_client_error_cost: int = 1
+    # How long (real seconds) a YM request holds one of the business's 4 parallel slots: long
+    # enough that concurrent calls overlap as they do against the real API.
+    ym_service_time_s: float = 0.01
 
 
 @dataclass(slots=True)

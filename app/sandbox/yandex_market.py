@@ -47,9 +47,6 @@ MIN_BID, MAX_BID = 50, 9999
 # Boost reports: PENDING for a moment, then PROCESSING (virtual seconds).
 REPORT_PENDING_S = 5
 REPORT_PROCESSING_S = 30
-# How long one request holds its parallel-request slot (real seconds): long enough that a burst of
-# concurrent calls overlaps, as it does against the real API.
-SERVICE_TIME_S = 0.01
 
 
 class YmError(Exception):
@@ -105,7 +102,7 @@ class YandexMarketApi:
                     f"for businessId {account.ym_business_id}",
                 )
             try:
-                await asyncio.sleep(SERVICE_TIME_S)
+                await asyncio.sleep(self.sb.settings.ym_service_time_s)
                 now = self.sb.now()
                 tier = account.ym_tier if isinstance(account.ym_tier, YmTier) else YmTier.NONE
                 limit = operation.limit_for(tier)

@@ -190,6 +190,8 @@ async def test_boost_report_generation(world: SandboxWorld, ym: httpx.AsyncClien
 async def test_fifth_parallel_request_gets_420(world: SandboxWorld, ym: httpx.AsyncClient) -> None:
     path = f"/v2/businesses/{business(world)['business_id']}/bids/info"
     h = ym_headers(world)
+    # Each request holds its slot 0.3 s, far longer than six requests take to arrive.
+    assert (await ym.post("/_sandbox/settings", json={"ym_service_time_s": 0.3})).status_code == 200
     replies = await asyncio.gather(*(ym.post(path, json={}, headers=h) for _ in range(6)))
     codes = sorted(r.status_code for r in replies)
     assert codes.count(200) == 4 and codes.count(420) == 2
