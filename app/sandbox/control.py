@@ -91,6 +91,31 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
             return _error(400, str(exc))
         return JSONBody(clock_state())
 
+    async def settings(request: Request) -> Response:
+        current = sandbox.settings
+        if request.method == "POST":
+            try:
+                data = await read_json(request)
+            except BadJSON as exc:
+                return _error(400, exc.detail)
+            usage = 'known settings: {"wb_client_error_cost": 1..100, "ym_service_time_s": 0..10}'
+            if not isinstance(data, dict) or set(data) - {"wb_client_error_cost", "ym_service_time_s"}:
+                return _error(400, usage)
+            cost = data.get("wb_client_error_cost", current.wb_client_error_cost)
+            service = data.get("ym_service_time_s", current.ym_service_time_s)
+            if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= 100:
+                return _error(400, "wb_client_error_cost must be an integer from 1 to 100")
+            if not isinstance(service, int | float) or isinstance(service, bool) or not 0 <= service <= 10:
+                return _error(400, "ym_service_time_s must be a number of seconds from 0 to 10")
+            current.wb_client_error_cost = cost
+            current.ym_service_time_s = float(service)
+        return JSONBody(
+            {
+                "wb_client_error_cost": current.wb_client_error_cost,
+                "ym_service_time_s": current.ym_service_time_s,
+            }
+        )
+
     async def world(request: Request) -> Response:
         w = sandbox.world
         return JSONBody(
@@ -110,5 +135,6 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
         Route("/_sandbox/effects", effects, methods=["GET"]),
         Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
+        Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
         Route("/_sandbox/world", world, methods=["GET"]),
     ]

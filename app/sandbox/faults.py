@@ -10,6 +10,8 @@ Kinds (issue 3, "Control and observation"; reference §5 "Common"):
 - `slow`: wait `delay_s` seconds, then handle the call normally.
 - `apply_then_timeout`: apply the call (the effect is logged with this fault), then withhold the
   reply as `timeout` does — the case where a client must not resend blindly.
+- `report_error`: handle the call normally, but an async report it orders (Ozon statistics, YM
+  boost report) ends in state ERROR / FAILED.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FaultKind = Literal["error", "timeout", "malformed", "slow", "apply_then_timeout"]
-FAULT_KINDS: tuple[str, ...] = ("error", "timeout", "malformed", "slow", "apply_then_timeout")
+FaultKind = Literal["error", "timeout", "malformed", "slow", "apply_then_timeout", "report_error"]
+FAULT_KINDS: tuple[str, ...] = ("error", "timeout", "malformed", "slow", "apply_then_timeout", "report_error")
 
 # The fault of the call being handled, so that effect records can say which fault they met.
 current_fault: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandbox_fault", default=None)
@@ -193,6 +195,8 @@ class FaultMiddleware:
             await _withhold(receive, send, rule.delay_s)
         elif rule.kind == "slow":
             await asyncio.sleep(rule.delay_s)
+            await self.app(scope, receive, send)
+        elif rule.kind == "report_error":
             await self.app(scope, receive, send)
         else:
             captured: list[Message] = []

@@ -54,7 +54,8 @@ def parse_int(text: str | None) -> int | None:
     if text is None:
         return None
     text = text.strip()
-    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not text or not text.isascii() or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())):
         return None
     return int(text)
 

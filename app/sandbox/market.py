@@ -60,8 +60,16 @@ def click_through(position: int, quality: float, placement: str) -> float:
 
 
 def _noise(*key: int) -> float:
-    """Deterministic noise in [-1, 1]; hashing a tuple of ints is stable across processes."""
-    return ((hash(key) & 0xFFFFFFFF) / 0xFFFFFFFF) * 2.0 - 1.0
+    """Deterministic noise in [-1, 1] from integers (splitmix64 mixing: stable across processes and
+    Python versions, unlike hash())."""
+    mask = 0xFFFFFFFFFFFFFFFF
+    h = 0
+    for part in key:
+        h = (h ^ (part & mask)) + 0x9E3779B97F4A7C15 & mask
+        h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9 & mask
+        h = (h ^ (h >> 27)) * 0x94D049BB133111EB & mask
+        h ^= h >> 31
+    return (h / mask) * 2.0 - 1.0
 
 
 @dataclass(order=True, slots=True)
@@ -72,7 +80,7 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class Placement:
+class AuctionEntry:
     """One auction entry of a campaign item in a cluster at a moment."""
 
     campaign: Campaign
@@ -113,9 +121,6 @@ class Market:
         """Run `apply` when virtual time reaches `effective_at` (documented propagation delays)."""
         heapq.heappush(self._pending, _Pending(effective_at, next(self._seq), apply))
 
-    def pending_count(self) -> int:
-        return len(self._pending)
-
     def advance_to(self, target: datetime) -> None:
         while self._pending and self._pending[0].effective_at <= target:
             change = heapq.heappop(self._pending)
@@ -138,24 +143,30 @@ class Market:
 
     # ---- the auction -----------------------------------------------------------------------------
 
+    def competitor_quotes(self, cluster: Cluster, moment: datetime) -> list[tuple[str, int]]:
+        """(seller, bid) of every competitor in `cluster` at `moment`; bids drift on a daily cycle
+        with seeded jitter and are constant within a 30-minute block."""
+        block = math.floor(moment.timestamp() / BLOCK_S)
+        out = []
+        for k, comp in enumerate(cluster.competitors):
+            cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
+            jitter = 0.08 * _noise(self.world.seed, cluster.id, k, block)
+            out.append((comp.seller, max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter)))))
+        return out
+
     def competitor_bids(self, cluster: Cluster, moment: datetime) -> list[int]:
-        """Competitors' bids in `cluster` at `moment`, ascending (they drift on a daily cycle)."""
+        """Competitors' bids in `cluster` at `moment`, ascending (cached per block)."""
         block = math.floor(moment.timestamp() / BLOCK_S)
         if block != self._cache_block:
             self._block_cache = {}
             self._cache_block = block
         cached = self._block_cache.get(cluster.id)
         if cached is None:
-            bids = []
-            for k, comp in enumerate(cluster.competitors):
-                cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
-                jitter = 0.08 * _noise(self.world.seed, cluster.id, k, block)
-                bids.append(max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter))))
-            cached = sorted(bids)
+            cached = sorted(bid for _seller, bid in self.competitor_quotes(cluster, moment))
             self._block_cache[cluster.id] = cached
         return cached
 
-    def position(self, entry: Placement, moment: datetime) -> int:
+    def position(self, entry: AuctionEntry, moment: datetime) -> int:
         """1 + the number of competitors whose bid beats ours (ties go to the incumbent)."""
         bids = self.competitor_bids(entry.cluster, moment)
         return 1 + len(bids) - bisect.bisect_right(bids, entry.effective_bid)
@@ -180,7 +191,7 @@ class Market:
             available = min(available, today)
         return max(0.0, available)
 
-    def entries(self, campaign: Campaign) -> Iterator[Placement]:
+    def entries(self, campaign: Campaign) -> Iterator[AuctionEntry]:
         """Every (item, cluster) auction entry a campaign takes part in, with its effective bid."""
         for item in campaign.items.values():
             product = self.world.products.get(item.product_id)
@@ -194,7 +205,7 @@ class Market:
 
     def _entry(
         self, campaign: Campaign, item: CampaignItem, product: Product, cluster: Cluster
-    ) -> Placement | None:
+    ) -> AuctionEntry | None:
         mp = campaign.marketplace
         if mp == Marketplace.WILDBERRIES:
             if cluster.text in item.minus_phrases:
@@ -216,7 +227,7 @@ class Market:
                 effective = bid * BASE_CTR * product.quality * 1000
             else:
                 effective = float(bid)
-            return Placement(campaign, item, product, cluster, effective, bid)
+            return AuctionEntry(campaign, item, product, cluster, effective, bid)
         if mp == Marketplace.OZON:
             if campaign.payment_type == "CPC":
                 bid = item.bids.get("cpc", 0)
@@ -227,9 +238,9 @@ class Market:
             else:
                 bid = item.bids.get("cpo", 0)
                 effective = product.price_kopecks * bid / 10_000 * BASE_CTR * ATB_RATE * ORDER_RATE * 1000
-            return Placement(campaign, item, product, cluster, effective, bid) if bid else None
+            return AuctionEntry(campaign, item, product, cluster, effective, bid) if bid else None
         bid = item.bids.get("boost", 0)
-        return Placement(campaign, item, product, cluster, float(bid), bid) if bid else None
+        return AuctionEntry(campaign, item, product, cluster, float(bid), bid) if bid else None
 
     # ---- one segment -----------------------------------------------------------------------------
 
@@ -241,7 +252,7 @@ class Market:
         for campaign in self.world.campaigns.values():
             if not self.is_serving(campaign, day):
                 continue
-            rows: list[tuple[Placement, list[float]]] = []
+            rows: list[tuple[AuctionEntry, list[float]]] = []
             planned = 0.0
             for entry in self.entries(campaign):
                 pos = self.position(entry, start)
@@ -267,7 +278,7 @@ class Market:
             self._charge(campaign, day, planned * scale, exhausted=planned > available)
 
     def _spend(
-        self, campaign: Campaign, entry: Placement, views: float, clicks: float, revenue: float
+        self, campaign: Campaign, entry: AuctionEntry, views: float, clicks: float, revenue: float
     ) -> float:
         payment = campaign.payment_type.lower()
         if payment == "cpm":
@@ -278,7 +289,7 @@ class Market:
         return revenue * entry.charge_bid / 10_000
 
     def _record(
-        self, campaign: Campaign, day: date, rows: list[tuple[Placement, list[float]]], scale: float
+        self, campaign: Campaign, day: date, rows: list[tuple[AuctionEntry, list[float]]], scale: float
     ) -> None:
         by_day = self.stats.setdefault(campaign.id, {}).setdefault(day, {})
         for entry, values in rows:
@@ -319,6 +330,17 @@ class Market:
             if product_id is None or pid == product_id:
                 for i, v in enumerate(values):
                     out[i] += v
+        return out
+
+    def totals_by_product(self, campaign_id: int, day: date) -> dict[int, list[float]]:
+        """One day's counters of a campaign summed over clusters, per product."""
+        out: dict[int, list[float]] = {}
+        for (pid, _cid), values in self.day_rows(campaign_id, day).items():
+            acc = out.get(pid)
+            if acc is None:
+                acc = out[pid] = [0.0] * SLOTS
+            for i, v in enumerate(values):
+                acc[i] += v
         return out
 
     def days(self, start: date, end: date) -> list[date]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import uuid
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -27,12 +28,14 @@ from starlette.routing import Route
 
 from app.sandbox.clock import MOSCOW, moscow_date
 from app.sandbox.control import control_routes
-from app.sandbox.faults import FaultMiddleware
+from app.sandbox.faults import FaultMiddleware, current_fault
 from app.sandbox.http import BadJSON, JSONBody, is_int, micro_rubles, parse_int
-from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SPEND, VIEWS
+from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SLOTS, SPEND, VIEWS
 from app.sandbox.state import OzonToken, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import OZON_FREE_OPERATIONS, Marketplace
+
+log = logging.getLogger(__name__)
 
 # CPC bid bounds in kopecks: the seller help quotes minimums of 8–11 ₽ by category (reference §2.4);
 # the maximum is the sandbox's `/limits/list` answer.
@@ -67,7 +70,7 @@ Handler = Callable[[OzonCall], Awaitable[Response]]
 
 def _micro_to_kopecks(value: Any, field: str) -> int:
     """Parse a micro-ruble string (uint64 as a string; numbers accepted) into kopecks."""
-    if (is_int(value) and value >= 0) or (isinstance(value, str) and value.isdigit()):
+    if (is_int(value) and value >= 0) or (isinstance(value, str) and value.isascii() and value.isdigit()):
         micro = int(value)
     else:
         raise OzonError(400, f"{field}: expected a non-negative integer string in millionths of a ruble")
@@ -77,7 +80,7 @@ def _micro_to_kopecks(value: Any, field: str) -> int:
 def _sku(value: Any, field: str) -> int:
     if is_int(value) and value > 0:
         return int(value)
-    if isinstance(value, str) and value.isdigit() and int(value) > 0:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
     raise OzonError(400, f"{field}: expected a SKU (positive integer as a string)")
 
@@ -112,6 +115,9 @@ class OzonApi:
                 return JSONBody({"error": exc.message}, exc.status)
             except BadJSON as exc:
                 return JSONBody({"error": exc.detail}, 400)
+            except Exception:
+                log.exception("Ozon sandbox handler failed: %s", request.url.path)
+                return JSONBody({"error": "internal error"}, 500)
 
         return run
 
@@ -294,6 +300,12 @@ class OzonApi:
 
     async def products(self, call: OzonCall) -> Response:
         campaign = self.own(call, call.request.path_params["campaignId"])
+        if campaign.kind != "SKU":
+            raise OzonError(
+                400,
+                f"campaign {campaign.id} is {campaign.kind}; its products are listed by "
+                "/api/client/campaign/search_promo/v2/products",
+            )
         q = call.request.query_params
         page, size = parse_int(q.get("page")), parse_int(q.get("pageSize"))
         if q.get("page") is not None and (page is None or page < 1):
@@ -384,6 +396,52 @@ class OzonApi:
             {"action": "add_products" if adding else "set_bids", "campaign_id": campaign.id, "bids": applied},
         )
         return Response(status_code=200)
+
+    async def search_promo_products(self, call: OzonCall) -> Response:
+        # Reference: POST /api/client/campaign/search_promo/v2/products {page (from 1), pageSize} —
+        # the pay-per-order products of the account: `bid` is a percent of the price (double),
+        # `bidPrice` that percent in rubles; views of this and the previous week.
+        body = await _json_object(call.request)
+        page, size = body.get("page", 1), body.get("pageSize", DEFAULT_PAGE_SIZE)
+        if not is_int(page) or page < 1:
+            raise OzonError(400, "page starts at 1")
+        if not is_int(size) or not 1 <= size <= 1000:
+            raise OzonError(400, "pageSize must be from 1 to 1000")
+        items = sorted(
+            (
+                (campaign, item)
+                for campaign in self.sb.world.campaigns_of(call.account.id)
+                if campaign.kind == "SEARCH_PROMO"
+                for item in campaign.items.values()
+            ),
+            key=lambda pair: pair[1].product_id,
+        )
+        today = moscow_date(call.now)
+        out = []
+        for campaign, item in items[(page - 1) * size : page * size]:
+            product = self.sb.world.products[item.product_id]
+            percent = item.bids.get("cpo", 0) / 100
+            weeks = []
+            for first in (today - timedelta(days=6), today - timedelta(days=13)):
+                weeks.append(
+                    sum(
+                        int(self.sb.market.totals(campaign.id, day, product.id)[VIEWS])
+                        for day in self.sb.market.days(first, first + timedelta(days=6))
+                    )
+                )
+            out.append(
+                {
+                    "sku": str(product.id),
+                    "title": product.title,
+                    "price": _dot_rub(product.price_kopecks),
+                    "bid": percent,
+                    "bidPrice": _dot_rub(round(product.price_kopecks * percent / 100)),
+                    "searchPromoStatus": campaign.status == "CAMPAIGN_STATE_RUNNING",
+                    "isSearchPromoAvailable": True,
+                    "views": {"thisWeek": str(weeks[0]), "previousWeek": str(weeks[1])},
+                }
+            )
+        return JSONBody({"products": out, "total": str(len(items))})
 
     async def delete_products(self, call: OzonCall) -> Response:
         campaign = self.own(call, call.request.path_params["campaignId"])
@@ -550,6 +608,8 @@ class OzonApi:
                 "format": "json" if call.request.url.path.endswith("/json") else "csv",
             },
             campaign_ids=ids,
+            # The `report_error` fault (docs/sandbox.md) makes this report end in state ERROR.
+            failed=current_fault.get() == "report_error",
         )
         self.sb.reports[report_id] = job
         self.record(call, {"action": "create_report", "uuid": report_id, "campaigns": ids})
@@ -575,6 +635,8 @@ class OzonApi:
         }
         if state == "OK":
             body["link"] = f"/api/client/statistics/report?UUID={job.id}"
+        elif state == "ERROR":
+            body["error"] = "report generation failed; order it again"
         return JSONBody(body)
 
     async def report(self, call: OzonCall) -> Response:
@@ -585,6 +647,14 @@ class OzonApi:
             raise OzonError(404, f"report {job.id} is not ready; poll /api/client/statistics/{job.id}")
         start = date.fromisoformat(job.request["dateFrom"])
         end = date.fromisoformat(job.request["dateTo"])
+        if job.request.get("format") == "json":
+            # Reports ordered at /statistics/json: one JSON document keyed by campaign id (layout of
+            # public clients; the spec does not describe it).
+            report = {
+                str(cid): self._campaign_json(self.sb.world.campaigns[cid], start, end)
+                for cid in job.campaign_ids
+            }
+            return JSONBody(report)
         files = {
             f"{cid}.csv": self._campaign_csv(self.sb.world.campaigns[cid], start, end)
             for cid in job.campaign_ids
@@ -596,6 +666,46 @@ class OzonApi:
             for name, text in files.items():
                 archive.writestr(name, text)
         return Response(buffer.getvalue(), media_type="application/zip")
+
+    def _per_product(self, campaign: Campaign, start: date, end: date) -> dict[int, list[float]]:
+        """Period counters per product, floored to whole units and kopecks so that report totals
+        are exactly the sums of their rows."""
+        per_product: dict[int, list[float]] = {pid: [0.0] * SLOTS for pid in campaign.items}
+        for day in self.sb.market.days(start, end):
+            for pid, day_values in self.sb.market.totals_by_product(campaign.id, day).items():
+                acc = per_product.setdefault(pid, [0.0] * SLOTS)
+                for k, v in enumerate(day_values):
+                    acc[k] += v
+        return {pid: [float(int(v)) for v in values] for pid, values in sorted(per_product.items())}
+
+    def _campaign_json(self, campaign: Campaign, start: date, end: date) -> dict[str, Any]:
+        def row(values: list[float]) -> dict[str, str]:
+            views, clicks, spend = int(values[VIEWS]), int(values[CLICKS]), int(values[SPEND])
+            return {
+                "views": str(views),
+                "clicks": str(clicks),
+                "ctr": f"{clicks / views * 100:.2f}".replace(".", ",") if views else "0,00",
+                "moneySpent": _rub(spend),
+                "avgBid": _rub(spend // clicks) if clicks else "0,00",
+                "orders": str(int(values[ORDERS])),
+                "ordersMoney": _rub(int(values[REVENUE])),
+            }
+
+        rows = []
+        total = [0.0] * SLOTS
+        for product_id, values in self._per_product(campaign, start, end).items():
+            for k, v in enumerate(values):
+                total[k] += v
+            product = self.sb.world.products[product_id]
+            rows.append(
+                {
+                    "sku": str(product_id),
+                    "title": product.title,
+                    "price": _rub(product.price_kopecks),
+                    **row(values),
+                }
+            )
+        return {"title": campaign.name, "report": {"rows": rows, "totals": row(total)}}
 
     def _campaign_csv(self, campaign: Campaign, start: date, end: date) -> str:
         """The report layout of the spec's example: a title line, a header, SKU rows and a total."""
@@ -609,14 +719,10 @@ class OzonApi:
              "Ср. цена клика, ₽", "Ср. цена 1000 показов, ₽", "Расход, ₽, с НДС", "Заказы", "Выручка, ₽",
              "Заказы модели", "Выручка с заказов модели, ₽", "ДРР, %", "Дата добавления"]
         )  # fmt: skip
-        total = [0.0] * 8
-        for product_id in sorted(campaign.items):
-            values = [0.0] * 8
-            for day in self.sb.market.days(start, end):
-                for k, v in enumerate(self.sb.market.totals(campaign.id, day, product_id)):
-                    values[k] += v
-            for k in range(8):
-                total[k] += values[k]
+        total = [0.0] * SLOTS
+        for product_id, values in self._per_product(campaign, start, end).items():
+            for k, v in enumerate(values):
+                total[k] += v
             product = self.sb.world.products[product_id]
             writer.writerow(
                 [
@@ -679,6 +785,95 @@ class OzonApi:
             )
         return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=UTF-8")
 
+    def _campaigns_and_period(self, call: OzonCall) -> tuple[list[Campaign], date, date]:
+        q = call.request.query_params
+        start, end = self._stats_period(
+            {
+                "dateFrom": q.get("dateFrom"),
+                "dateTo": q.get("dateTo"),
+                "from": q.get("from"),
+                "to": q.get("to"),
+            },
+            call.now,
+        )
+        raw = [s for part in q.getlist("campaignIds") for s in part.split(",") if s.strip()]
+        if raw:
+            return [self.own(call, s) for s in raw], start, end
+        return sorted(self.sb.world.campaigns_of(call.account.id), key=lambda c: c.id), start, end
+
+    def _csv(self, header: list[str], rows: list[dict[str, Any]]) -> Response:
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(list(row.values()))
+        return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=UTF-8")
+
+    async def campaign_product(self, call: OzonCall) -> Response:
+        # Reference: GET /api/client/statistics/campaign/product (CSV; `/json` for JSON) — totals
+        # per campaign for the period, with CTR, average click price and DRR; free of limits. The
+        # spec lists the columns in prose only; the sandbox's JSON keys follow the daily report's.
+        campaigns, start, end = self._campaigns_and_period(call)
+        rows = []
+        for campaign in campaigns:
+            v = [0.0] * SLOTS
+            for day in self.sb.market.days(start, end):
+                for k, x in enumerate(self.sb.market.totals(campaign.id, day)):
+                    v[k] += x
+            views, clicks, spend, revenue = int(v[VIEWS]), int(v[CLICKS]), int(v[SPEND]), int(v[REVENUE])
+            rows.append(
+                {
+                    "id": str(campaign.id),
+                    "title": campaign.name,
+                    "objectType": campaign.kind,
+                    "status": campaign.status,
+                    "placement": campaign.ozon_placement,
+                    "weeklyBudget": _rub(campaign.weekly_budget_kopecks),
+                    "budget": _rub(campaign.budget_kopecks),
+                    "moneySpent": _rub(spend),
+                    "views": str(views),
+                    "clicks": str(clicks),
+                    "ctr": f"{clicks / views * 100:.2f}".replace(".", ",") if views else "0,00",
+                    "clickPrice": _rub(spend // clicks) if clicks else "0,00",
+                    "orders": str(int(v[ORDERS])),
+                    "ordersMoney": _rub(revenue),
+                    "drr": f"{spend / revenue * 100:.2f}".replace(".", ",") if revenue else "0,00",
+                    "toCart": str(int(v[ATBS])),
+                }
+            )
+        if call.request.url.path.endswith("/json"):
+            return JSONBody({"rows": rows})
+        header = ["ID", "Название", "Тип", "Статус", "Место размещения", "Недельный бюджет, ₽", "Бюджет, ₽",
+                  "Расход, ₽", "Показы", "Клики", "CTR, %", "Ср. цена клика, ₽", "Заказы, шт", "Заказы, ₽",
+                  "ДРР, %", "В корзину"]  # fmt: skip
+        return self._csv(header, rows)
+
+    async def expense(self, call: OzonCall) -> Response:
+        # Reference: GET /api/client/statistics/expense (CSV; `/json` for JSON) — spend per campaign
+        # and day: total, from the account, from bonuses. The sandbox has no bonus spend.
+        campaigns, start, end = self._campaigns_and_period(call)
+        rows = []
+        for campaign in campaigns:
+            for day in self.sb.market.days(start, end):
+                spend = int(self.sb.market.totals(campaign.id, day)[SPEND])
+                if spend <= 0:
+                    continue
+                rows.append(
+                    {
+                        "id": str(campaign.id),
+                        "title": campaign.name,
+                        "date": day.isoformat(),
+                        "moneySpent": _rub(spend),
+                        "bonusSpent": "0,00",
+                        "prepaymentSpent": _rub(spend),
+                    }
+                )
+        if call.request.url.path.endswith("/json"):
+            return JSONBody({"rows": rows})
+        return self._csv(
+            ["ID", "Название", "Дата", "Расход, ₽", "Расход бонусов, ₽", "Расход с предоплаты, ₽"], rows
+        )
+
     async def products_sku(self, call: OzonCall) -> Response:
         # Reference: POST /api/client/statistics/products/sku — rows per campaign, SKU and day with
         # numbers as strings (ctr and drr are doubles); does not consume the limits.
@@ -693,8 +888,7 @@ class OzonApi:
         rows = []
         for campaign in campaigns:
             for day in self.sb.market.days(start, end):
-                for product_id in sorted(campaign.items):
-                    v = self.sb.market.totals(campaign.id, day, product_id)
+                for product_id, v in sorted(self.sb.market.totals_by_product(campaign.id, day).items()):
                     if v[VIEWS] <= 0:
                         continue
                     views, clicks, spend, revenue = (
@@ -782,6 +976,7 @@ def create_ozon_app(sandbox: Sandbox) -> Starlette:
         ep("POST", c + "/deactivate", api.deactivate),
         Route(c, api.endpoint(api.patch_campaign), methods=["PATCH"]),
         ep("GET", c + "/v2/products", api.products),
+        ep("POST", "/api/client/campaign/search_promo/v2/products", api.search_promo_products),
         Route(
             c + "/products",
             _by_method({"POST": api.endpoint(api.add_products), "PUT": api.endpoint(api.update_products)}),
@@ -796,6 +991,10 @@ def create_ozon_app(sandbox: Sandbox) -> Starlette:
         ep("GET", "/api/client/statistics/report", api.report),
         ep("GET", "/api/client/statistics/daily", api.daily),
         ep("GET", "/api/client/statistics/daily/json", api.daily),
+        ep("GET", "/api/client/statistics/campaign/product", api.campaign_product),
+        ep("GET", "/api/client/statistics/campaign/product/json", api.campaign_product),
+        ep("GET", "/api/client/statistics/expense", api.expense),
+        ep("GET", "/api/client/statistics/expense/json", api.expense),
         ep("POST", "/api/client/statistics/products/sku", api.products_sku),
         ep("GET", "/api/client/statistics/{UUID}", api.report_state),
     ]

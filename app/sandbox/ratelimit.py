@@ -77,6 +77,12 @@ class TokenBucket:
         reset = (self.limit.burst - self.tokens) * interval
         return BucketDecision(allowed, max(0, int(self.tokens + 1e-9)), retry, reset, self.limit)
 
+    def charge(self, now: float, cost: int) -> None:
+        """Take `cost` more requests after the fact; the bucket may go below zero, which delays the
+        next call (WB: "a 4XX answer costs 10 requests" in some categories)."""
+        self._refill(now)
+        self.tokens -= cost
+
 
 class BucketRegistry:
     """All WB buckets of one sandbox, created lazily per key."""
@@ -89,6 +95,11 @@ class BucketRegistry:
         if bucket is None or bucket.limit != limit:
             bucket = self._buckets[key] = TokenBucket(limit, now)
         return bucket.take(now, cost)
+
+    def charge(self, key: tuple[object, ...], now: float, cost: int) -> None:
+        bucket = self._buckets.get(key)
+        if bucket is not None and cost > 0:
+            bucket.charge(now, cost)
 
     def clear(self) -> None:
         self._buckets.clear()

@@ -8,6 +8,7 @@ never run concurrently with each other between awaits and need no locks on the w
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,18 @@ WB_BID_TICK_S = 30
 YM_BID_DELAY_S = 120
 # WB removes a deleted campaign (status -1) after "3–10 minutes"; the sandbox uses 5.
 WB_DELETE_DELAY_S = 300
+
+
+@dataclass(slots=True)
+class Settings:
+    """Switches of a running sandbox (`GET|POST /_sandbox/settings`)."""
+
+    # WB documents for some categories that "a 4XX answer costs 10 requests"; not stated for
+    # Promotion (reference §1.2), so off (1) by default.
+    wb_client_error_cost: int = 1
+    # How long (real seconds) a YM request holds one of the business's 4 parallel slots: long
+    # enough that concurrent calls overlap as they do against the real API.
+    ym_service_time_s: float = 0.01
 
 
 @dataclass(slots=True)
@@ -79,6 +92,7 @@ class Sandbox:
         self.world = world
         self.market = Market(world, self.clock, history_days)
         self.effects = EffectLog()
+        self.settings = Settings()
         self.faults = FaultInjector(seed)
         self.wb_buckets = BucketRegistry()
         self.ym_windows = ResourceWindows()
@@ -88,7 +102,8 @@ class Sandbox:
         self.reports: dict[str, ReportJob] = {}
         self._ids = itertools.count(1)
         # The Watcher API key (docs/watcher-api.md); one per sandbox, derived from the seed.
-        self.watcher_key = f"watcher-{seed:x}-{abs(hash((seed, 'watcher'))) % 16**12:012x}"
+        digest = hashlib.sha256(f"watcher:{seed}".encode()).hexdigest()
+        self.watcher_key = f"watcher-{seed:x}-{digest[:12]}"
         # Credential indexes.
         self.wb_tokens: dict[str, tuple[Account, str]] = {}
         self.ozon_clients: dict[str, Account] = {}

@@ -19,10 +19,9 @@ from starlette.routing import Route
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
 from app.sandbox.http import BadJSON, JSONBody, parse_int, read_json
-from app.sandbox.market import BLOCK_S, Placement
+from app.sandbox.market import BLOCK_S, AuctionEntry
 from app.sandbox.state import Sandbox
 from app.sandbox.world import Cluster, Product
-from app.services.marketing.adapters.limits import Marketplace
 
 MARKETPLACES = ("wildberries", "ozon", "yandex_market")
 MAX_BATCH = 100
@@ -41,6 +40,16 @@ def error(status: int, code: str, message: str) -> JSONBody:
 class WatcherApi:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
+        # Keywords and SKUs never change in a world: index them once (bench worlds hold 10 000+).
+        world = sandbox.world
+        self._keywords: dict[tuple[str, str], Cluster] = {
+            (c.marketplace.value, c.text): c for c in world.clusters.values() if c.placement == "search"
+        }
+        self._skus: dict[tuple[str, str], Product] = {}
+        for product in world.products.values():
+            self._skus[(product.marketplace.value, str(product.id))] = product
+            if product.shop_sku:
+                self._skus[(product.marketplace.value, product.shop_sku)] = product
 
     def _auth(self, request: Request) -> JSONBody | None:
         key = request.headers.get("x-watcher-key", "")
@@ -58,22 +67,10 @@ class WatcherApi:
         return observed.isoformat(), fresh_until.isoformat()
 
     def _cluster(self, marketplace: str, keyword: str) -> Cluster | None:
-        for cluster in self.sb.world.clusters.values():
-            if (
-                cluster.marketplace == marketplace
-                and cluster.text == keyword
-                and cluster.placement == "search"
-            ):
-                return cluster
-        return None
+        return self._keywords.get((marketplace, keyword))
 
     def _product(self, marketplace: str, sku: str) -> Product | None:
-        for product in self.sb.world.products.values():
-            if product.marketplace != marketplace:
-                continue
-            if str(product.id) == sku or (product.shop_sku and product.shop_sku == sku):
-                return product
-        return None
+        return self._skus.get((marketplace, sku))
 
     def bids_for(
         self, marketplace: str, keyword: str | None, sku: str | None, now: datetime
@@ -114,16 +111,8 @@ class WatcherApi:
         observed, fresh_until = self._freshness(now)
         competitors = []
         for cluster in clusters:
-            bids = self.sb.market.competitor_bids(cluster, now)
-            named = sorted(
-                zip(
-                    (c.seller for c in cluster.competitors),
-                    self._per_competitor(cluster, bids, now),
-                    strict=True,
-                ),
-                key=lambda pair: -pair[1],
-            )
-            for position, (seller, bid) in enumerate(named, start=1):
+            quotes = sorted(self.sb.market.competitor_quotes(cluster, now), key=lambda q: -q[1])
+            for position, (seller, bid) in enumerate(quotes, start=1):
                 competitors.append(
                     {"keyword": cluster.text, "seller": seller, "bid": bid, "position": position}
                 )
@@ -134,19 +123,6 @@ class WatcherApi:
             "fresh_until": fresh_until,
             "competitors": competitors,
         }
-
-    def _per_competitor(self, cluster: Cluster, sorted_bids: list[int], now: datetime) -> list[int]:
-        # The market keeps competitors' bids sorted; recompute them in competitor order (same model).
-        from app.sandbox.market import _noise
-
-        block = math.floor(now.timestamp() / BLOCK_S)
-        out = []
-        for k, comp in enumerate(cluster.competitors):
-            cycle = math.sin(2 * math.pi * block * BLOCK_S / comp.period_s + comp.phase)
-            jitter = 0.08 * _noise(self.sb.world.seed, cluster.id, k, block)
-            out.append(max(1, int(comp.base_bid * (1 + comp.amplitude * cycle + jitter))))
-        assert sorted(out) == sorted_bids
-        return out
 
     def positions_for(self, marketplace: str, sku: str, now: datetime) -> dict[str, Any]:
         base: dict[str, Any] = {"marketplace": marketplace, "sku": sku}
@@ -186,7 +162,7 @@ class WatcherApi:
             "positions": positions,
         }
 
-    def _position_json(self, entry: Placement, now: datetime) -> dict[str, Any]:
+    def _position_json(self, entry: AuctionEntry, now: datetime) -> dict[str, Any]:
         return {
             "keyword": entry.cluster.text,
             "campaign_id": entry.campaign.id,
@@ -276,6 +252,3 @@ def create_watcher_app(sandbox: Sandbox) -> Starlette:
         exception_handlers={404: not_found, 405: not_found},
         middleware=[Middleware(FaultMiddleware, injector=sandbox.faults, marketplace="watcher")],
     )
-
-
-__all__ = ["Marketplace", "create_watcher_app"]

@@ -8,6 +8,7 @@ cluster bids and all statistics speak rubles; inside, the world keeps integer ko
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,12 @@ from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
 from app.sandbox.http import BadJSON, JSONBody, is_int, parse_id_list, parse_int, read_json, rubles
 from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, POS_VIEWS, REVENUE, SHKS, SPEND, VIEWS
+from app.sandbox.ratelimit import seconds_header
 from app.sandbox.state import WB_BID_TICK_S, WB_DELETE_DELAY_S, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import Marketplace, find_operation
+
+log = logging.getLogger(__name__)
 
 ORIGIN = "camp-api-public-cache"
 MAX_ADVERTS = 50  # ids of GET /api/advert/v2/adverts and GET /adv/v3/fullstats
@@ -55,6 +59,9 @@ CONFIG = {
     "minDailyLimit": 50_000,
 }
 MIN_DEPOSIT_RUB = 1000
+# A campaign needs this much budget to start (the old /adv/v0/config `budget_min`, reference §1.7).
+MIN_START_BUDGET_KOPECKS = 100_000
+NOT_DELETED = "2100-01-01T00:00:00+03:00"
 DEPOSIT_STEP_RUB = 50
 # Full-stats app split (appType 1 = site, 32 = Android, 64 = iOS), deterministic weights.
 APP_SHARES = ((1, 0.25), (32, 0.45), (64, 0.30))
@@ -93,7 +100,6 @@ class WbCall:
     account: Account
     token_type: str
     now: datetime
-    request_id: str
 
 
 Handler = Callable[[WbCall], Awaitable[Response]]
@@ -166,30 +172,36 @@ class WildberriesApi:
             if limit is None:
                 return self.problem(403, "forbidden", "base token is not allowed", "403")
             now = self.sb.now()
-            decision = self.sb.wb_buckets.take(
-                (account.id, token_type, operation.group), self.sb.profile.apply(limit), now.timestamp()
-            )
+            bucket_key = (account.id, token_type, operation.group)
+            decision = self.sb.wb_buckets.take(bucket_key, self.sb.profile.apply(limit), now.timestamp())
             if not decision.allowed:
-                from app.sandbox.ratelimit import seconds_header
-
                 return self.problem(
                     429,
                     "too many requests",
-                    "Limited by c122a060-a7fb-4bb4-abb0-32fd4e18d489",
-                    "",
+                    f"limited by {operation.group}",
+                    operation.group,
                     {
                         "X-Ratelimit-Retry": seconds_header(decision.retry_after_s),
                         "X-Ratelimit-Reset": seconds_header(decision.reset_after_s),
                         "X-Ratelimit-Limit": str(decision.limit.burst),
                     },
                 )
-            call = WbCall(request, account, token_type, now, self.sb.request_id())
+            call = WbCall(request, account, token_type, now)
             try:
                 response = await handler(call)
             except WbError as exc:
                 response = exc.response
             except BadJSON as exc:
                 response = self.invalid(exc.detail).response
+            except Exception:
+                # A sandbox bug must still look like WB to the client (and never leak a traceback).
+                log.exception("WB sandbox handler failed: %s %s", method, path)
+                response = self.invalid("internal error", status=500).response
+            if 400 <= response.status_code < 500 and self.sb.settings.wb_client_error_cost > 1:
+                # Optional WB rule (api-information.json, documented for some categories): a client
+                # error costs more than one request.
+                extra = self.sb.settings.wb_client_error_cost - 1
+                self.sb.wb_buckets.charge(bucket_key, now.timestamp(), extra)
             response.headers["X-Ratelimit-Remaining"] = str(decision.remaining)
             return response
 
@@ -324,9 +336,9 @@ class WildberriesApi:
                 "created": _wb_time(campaign.created_at),
                 "updated": _wb_time(campaign.updated_at),
                 "started": _wb_time(campaign.started_at) if campaign.started_at else None,
-                "deleted": _wb_time(campaign.deleted_at)
-                if campaign.deleted_at
-                else "2100-01-01T00:00:00+03:00",
+                # WB marks "not deleted" with a far-future date rather than null (the field is
+                # not nullable in the spec).
+                "deleted": _wb_time(campaign.deleted_at) if campaign.deleted_at else NOT_DELETED,
             },
         }
 
@@ -360,7 +372,7 @@ class WildberriesApi:
         campaign = self._status_target(call)
         if campaign.status not in ("4", "11"):
             raise self.text("Статус кампании не изменен", 422)
-        if campaign.budget_kopecks <= 0:
+        if campaign.budget_kopecks < MIN_START_BUDGET_KOPECKS:
             raise self.legacy("AdvertChangeStatus: Low Budget: not enough budget")
         return self._set_status(call, campaign, "9", "start")
 
@@ -385,7 +397,11 @@ class WildberriesApi:
         return self._set_status(call, campaign, "-1", "delete")
 
     async def rename(self, call: WbCall) -> Response:
-        body = await read_json(call.request)
+        # Reference: POST /adv/v0/rename — its errors are text/plain.
+        try:
+            body = await read_json(call.request)
+        except BadJSON as exc:
+            raise self.text(exc.detail, 400) from None
         if not isinstance(body, dict):
             raise self.text("invalid request body", 400)
         campaign = self.own_campaign(call, body.get("advertId"))
@@ -518,7 +534,11 @@ class WildberriesApi:
             raise self.invalid("invalid payment_type value")
         placements = body.get("placement_types")
         names = {"combined": "combined", "search": "search", "recommendation": "recommendations"}
-        if not isinstance(placements, list) or not placements or any(p not in names for p in placements):
+        if (
+            not isinstance(placements, list)
+            or not placements
+            or any(not isinstance(p, str) or p not in names for p in placements)
+        ):
             raise self.invalid("placement_types: use combined, search and/or recommendation")
         unknown = [n for n in nm_ids if n not in campaign.items]
         if unknown:
@@ -674,6 +694,40 @@ class WildberriesApi:
         if (finish - start).days + 1 > MAX_STATS_DAYS:
             raise self.invalid(f"the period must not be longer than {MAX_STATS_DAYS} days")
         return start, finish
+
+    async def spend_history(self, call: WbCall) -> Response:
+        # Reference: GET /adv/v1/upd?from=&to= — the write-offs of ad spend, 1..31 days. The snapshot
+        # truncates the item schema; the fields are WB's (updNum, updTime, updSum in rubles, advertId,
+        # campName, advertType, paymentType, advertStatus). The sandbox writes spend off once per
+        # campaign and Moscow day (today: so far), rounded down to whole rubles.
+        q = call.request.query_params
+        if q.get("from") is None or q.get("to") is None:
+            raise self.text("from and to are required (YYYY-MM-DD)", 400)
+        try:
+            start, finish = self._period(q.get("from"), q.get("to"))
+        except WbError:
+            raise self.text(f"the period must be valid dates, at most {MAX_STATS_DAYS} days", 400) from None
+        today = moscow_date(call.now)
+        out = []
+        for day in self.sb.market.days(start, finish):
+            for campaign in sorted(self.visible_campaigns(call), key=lambda c: c.id):
+                spend = sum(v[SPEND] for v in self.sb.market.day_rows(campaign.id, day).values())
+                if spend < 100:
+                    continue
+                moment = call.now if day == today else datetime.combine(day, datetime.max.time(), MOSCOW)
+                out.append(
+                    {
+                        "updNum": 0,
+                        "updTime": _wb_time(moment),
+                        "updSum": int(spend // 100),
+                        "advertId": campaign.id,
+                        "campName": campaign.name,
+                        "advertType": int(campaign.kind),
+                        "paymentType": "Баланс",
+                        "advertStatus": campaign.wb_status,
+                    }
+                )
+        return JSONBody(out)
 
     async def fullstats(self, call: WbCall) -> Response:
         # Reference: GET /adv/v3/fullstats — ≤ 50 ids, ≤ 31 days, campaigns in status 7/9/11;
@@ -1158,6 +1212,7 @@ def create_wildberries_app(sandbox: Sandbox) -> Starlette:
         ("POST", "/api/advert/v1/bids/min", api.min_bids),
         ("GET", "/api/advert/v0/bids/recommendations", api.recommendations),
         ("GET", "/api/advert/v1/config", api.config),
+        ("GET", "/adv/v1/upd", api.spend_history),
         ("GET", "/adv/v1/balance", api.balance),
         ("GET", "/adv/v1/budget", api.budget),
         ("POST", "/adv/v1/budget/deposit", api.deposit),

@@ -32,12 +32,12 @@ class WorldSize:
 
     brands: int = 2
     wb_accounts: int = 2
-    wb_campaigns: int = 12
+    wb_campaigns: int = 16
     wb_nms_per_campaign: int = 3
     wb_clusters: int = 60
     clusters_per_nm: int = 6
     ozon_accounts: int = 1
-    ozon_campaigns: int = 11
+    ozon_campaigns: int = 13
     ozon_skus_per_campaign: int = 4
     ym_accounts: int = 1
     ym_skus: int = 20
@@ -383,6 +383,12 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
         (6, "manual", "cpm", 7),
         (9, "manual", "cpm", 8),
         (9, "manual", "cpm", 9),
+        # Legacy types 4/5/7 (catalog, card, home) only exist finished; one campaign is being
+        # deleted (status -1) and vanishes a few minutes into the world.
+        (4, "manual", "cpm", 7),
+        (5, "manual", "cpm", 7),
+        (7, "manual", "cpm", 7),
+        (9, "manual", "cpm", -1),
     ]
     next_nm = 150_000_000 + rng.randrange(10**6)
     for n in range(size.wb_campaigns):
@@ -402,6 +408,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
             created_at=created,
             updated_at=created + timedelta(hours=rng.randrange(1, 48)),
             started_at=created + timedelta(hours=1) if status in (7, 9, 11) else None,
+            deleted_at=start + timedelta(minutes=3) if status == -1 else None,
             placements={"search": True, "recommendations": bid_type == "unified" or n % 3 == 0},
             budget_kopecks=rng.randrange(20_000, 300_000) * 100 if status in (4, 9, 11) else 0,
         )
@@ -469,6 +476,8 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
         ("SKU", "CPC", "CAMPAIGN_STATE_FINISHED"),
         ("SKU", "CPC", "CAMPAIGN_STATE_MODERATION_IN_PROGRESS"),
         ("SKU", "CPC", "CAMPAIGN_STATE_RUNNING"),
+        ("VIDEO_BANNER", "CPM", "CAMPAIGN_STATE_MODERATION_DRAFT"),
+        ("SKU", "CPC", "CAMPAIGN_STATE_MODERATION_FAILED"),
     ]
     next_sku = 1_400_000_000 + rng.randrange(10**6)
     for n in range(size.ozon_campaigns):
@@ -493,7 +502,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
             ozon_placement="PLACEMENT_TOP_PROMOTION" if n % 5 == 1 else "PLACEMENT_SEARCH_AND_CATEGORY",
             from_date=(created.date()).isoformat(),
         )
-        for _ in range(size.ozon_skus_per_campaign if adv_type != "BANNER" else 0):
+        for _ in range(size.ozon_skus_per_campaign if adv_type in ("SKU", "SEARCH_PROMO") else 0):
             subject_id, subject = rng.choice(_SUBJECTS)
             sku = next_sku
             next_sku += rng.randrange(1, 10_000)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,24 +28,25 @@ from starlette.routing import Route
 
 from app.sandbox.clock import MOSCOW
 from app.sandbox.control import control_routes
-from app.sandbox.faults import FaultMiddleware
+from app.sandbox.faults import FaultMiddleware, current_fault
 from app.sandbox.http import BadJSON, JSONBody, is_int, parse_int, read_json
+from app.sandbox.market import CLICKS, ORDERS, REVENUE, SPEND, VIEWS
 from app.sandbox.ratelimit import until_header
 from app.sandbox.state import YM_BID_DELAY_S, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
 from app.services.marketing.adapters.limits import YM_PARALLEL_REQUESTS, Marketplace, YmTier, find_operation
 
+log = logging.getLogger(__name__)
+
 MAX_PUT_BIDS = 1500
 MAX_INFO_SKUS = 500
 DEFAULT_INFO_LIMIT = 250
 MAX_RECOMMENDATION_SKUS = 1500
+DEFAULT_ORDERS_LIMIT, MAX_ORDERS_LIMIT = 100, 200
 MIN_BID, MAX_BID = 50, 9999
 # Boost reports: PENDING for a moment, then PROCESSING (virtual seconds).
 REPORT_PENDING_S = 5
 REPORT_PROCESSING_S = 30
-# How long one request holds its parallel-request slot (real seconds): long enough that a burst of
-# concurrent calls overlaps, as it does against the real API.
-SERVICE_TIME_S = 0.01
 
 
 class YmError(Exception):
@@ -100,7 +102,7 @@ class YandexMarketApi:
                     f"for businessId {account.ym_business_id}",
                 )
             try:
-                await asyncio.sleep(SERVICE_TIME_S)
+                await asyncio.sleep(self.sb.settings.ym_service_time_s)
                 now = self.sb.now()
                 tier = account.ym_tier if isinstance(account.ym_tier, YmTier) else YmTier.NONE
                 limit = operation.limit_for(tier)
@@ -127,6 +129,9 @@ class YandexMarketApi:
                     response = envelope_error(exc.status, exc.code, exc.message)
                 except BadJSON as exc:
                     response = envelope_error(400, "BAD_REQUEST", exc.detail)
+                except Exception:
+                    log.exception("YM sandbox handler failed: %s %s", method, path)
+                    response = envelope_error(500, "INTERNAL_ERROR", "internal error")
                 response.headers.update(headers)
                 return response
             finally:
@@ -285,6 +290,99 @@ class YandexMarketApi:
             levels.append({"bid": bid, "showPercent": share})
         return {"sku": product.shop_sku, "bid": top, "bidRecommendations": levels}
 
+    # ---- boost spend -----------------------------------------------------------------------------
+
+    async def orders_stats(self, call: YmCall) -> Response:
+        # Reference: POST /v2/campaigns/{campaignId}/stats/orders — the orders of a store with, per
+        # item, `bidFee` (the boost bid that applied, percent × 100) and the AUCTION_PROMOTION
+        # commission in rubles: the only place the API reports boost spend. The sandbox books the
+        # boost campaign's orders on the business's first store; one order per whole simulated order.
+        body = await read_json(call.request)
+        if not isinstance(body, dict):
+            raise YmError(400, "BAD_REQUEST", "request body must be an object")
+        try:
+            start = date.fromisoformat(str(body.get("dateFrom") or body.get("updateFrom")))
+            end = date.fromisoformat(str(body.get("dateTo") or body.get("updateTo")))
+        except ValueError:
+            raise YmError(
+                400, "BAD_REQUEST", "give dateFrom/dateTo (or updateFrom/updateTo) as YYYY-MM-DD"
+            ) from None
+        if end < start:
+            raise YmError(400, "BAD_REQUEST", "dateTo is before dateFrom")
+        wanted = body.get("orders")
+        if wanted is not None and (not isinstance(wanted, list) or not all(is_int(o) for o in wanted)):
+            raise YmError(400, "BAD_REQUEST", "orders must be an array of order ids")
+        statuses = body.get("statuses")
+        if statuses is not None and (
+            not isinstance(statuses, list) or not all(isinstance(x, str) for x in statuses)
+        ):
+            raise YmError(400, "BAD_REQUEST", "statuses must be an array of order statuses")
+        q = call.request.query_params
+        limit = parse_int(q.get("limit")) if q.get("limit") is not None else DEFAULT_ORDERS_LIMIT
+        if limit is None or not 1 <= limit <= MAX_ORDERS_LIMIT:
+            raise YmError(400, "BAD_REQUEST", f"limit must be from 1 to {MAX_ORDERS_LIMIT}")
+        offset = 0
+        token = q.get("pageToken") or q.get("page_token")
+        if token:
+            decoded = _decode_token(token)
+            if decoded is None:
+                raise YmError(400, "BAD_REQUEST", "pageToken is invalid")
+            offset = decoded
+        store = parse_int(call.request.path_params["campaignId"])
+        orders = [] if store != call.account.ym_campaign_ids[0] else self._orders(call, start, end)
+        if wanted is not None:
+            orders = [o for o in orders if o["id"] in set(wanted)]
+        if statuses is not None:
+            orders = [o for o in orders if o["status"] in statuses]
+        page = orders[offset : offset + limit]
+        result: dict[str, Any] = {"orders": page}
+        if offset + limit < len(orders):
+            result["paging"] = {"nextPageToken": _encode_token(offset + limit)}
+        return JSONBody({"status": "OK", "result": result})
+
+    def _orders(self, call: YmCall, start: date, end: date) -> list[dict[str, Any]]:
+        market = self.sb.market
+        today = market.today()
+        out = []
+        for day in market.days(start, end):
+            for product_id, values in sorted(market.totals_by_product(call.campaign.id, day).items()):
+                count = int(values[ORDERS])
+                if count <= 0:
+                    continue
+                product = self.sb.world.products[product_id]
+                # The effective boost fee of the day: spend / order value, in percent × 100.
+                fee = round(values[SPEND] / values[REVENUE] * 10_000) if values[REVENUE] else 0
+                price = product.price_kopecks / 100
+                for k in range(count):
+                    order_id = int(f"{day:%y%m%d}{product_id % 10**6:06d}{k:04d}")
+                    out.append(
+                        {
+                            "id": order_id,
+                            "creationDate": day.isoformat(),
+                            "statusUpdateDate": _ym_time(
+                                datetime.combine(day, datetime.min.time(), MOSCOW) + timedelta(hours=12)
+                            ),
+                            "status": "DELIVERY" if day >= today else "DELIVERED",
+                            "paymentType": "PREPAID",
+                            "fake": False,
+                            "items": [
+                                {
+                                    "offerName": product.title,
+                                    "shopSku": product.shop_sku,
+                                    "count": 1,
+                                    "prices": [{"type": "BUYER", "costPerItem": price, "total": price}],
+                                    "bidFee": min(MAX_BID, fee),
+                                }
+                            ],
+                            "payments": [],
+                            "commissions": [
+                                {"type": "AUCTION_PROMOTION", "actual": round(price * fee / 10_000, 2)}
+                            ],
+                            "currency": "RUR",
+                        }
+                    )
+        return out
+
     # ---- reports ---------------------------------------------------------------------------------
 
     async def generate_report(self, call: YmCall) -> Response:
@@ -314,6 +412,8 @@ class YandexMarketApi:
             request={"dateFrom": start.isoformat(), "dateTo": end.isoformat(), "hasData": has_data},
             kind="BOOST",
             campaign_ids=[call.campaign.id],
+            # The `report_error` fault (docs/sandbox.md) makes this report end FAILED.
+            failed=current_fault.get() == "report_error",
         )
         self.record(call, {"action": "generate_report", "report_id": report_id})
         return JSONBody(
@@ -359,17 +459,16 @@ class YandexMarketApi:
         for day in self.sb.market.days(
             date.fromisoformat(job.request["dateFrom"]), date.fromisoformat(job.request["dateTo"])
         ):
-            for product_id in sorted(campaign.items):
-                v = self.sb.market.totals(campaign.id, day, product_id)
-                if v[0] > 0:
+            for product_id, v in sorted(self.sb.market.totals_by_product(campaign.id, day).items()):
+                if v[VIEWS] > 0:
                     rows.append(
                         {
                             "sku": self.sb.world.products[product_id].shop_sku,
                             "date": day.isoformat(),
-                            "shows": int(v[0]),
-                            "clicks": int(v[1]),
-                            "orders": int(v[3]),
-                            "bidFee": round(int(v[6]) / 100, 2),
+                            "shows": int(v[VIEWS]),
+                            "clicks": int(v[CLICKS]),
+                            "orders": int(v[ORDERS]),
+                            "bidFee": round(int(v[SPEND]) / 100, 2),
                         }
                     )
         return Response(
@@ -416,6 +515,7 @@ def create_yandex_market_app(sandbox: Sandbox) -> Starlette:
         ep("PUT", "/v2/campaigns/{campaignId}/bids", api.put_bids, "campaign"),
         ep("POST", "/v2/businesses/{businessId}/bids/info", api.bids_info, "business"),
         ep("POST", "/v2/businesses/{businessId}/bids/recommendations", api.recommendations, "business"),
+        ep("POST", "/v2/campaigns/{campaignId}/stats/orders", api.orders_stats, "campaign"),
         ep("POST", "/v2/reports/boost-consolidated/generate", api.generate_report, "token"),
         ep("GET", "/v2/reports/info/{reportId}", api.report_info, "token"),
         Route("/_sandbox/files/{reportId}", api.report_file, methods=["GET"]),

@@ -30,7 +30,7 @@ WB_HOST = "https://advert-api.wildberries.ru"
 
 def repair(node: Any, *, in_properties: bool = False) -> Any:
     if isinstance(node, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if value == TRUNCATED:
                 if in_properties or key in ("items", "schema", "additionalProperties"):
@@ -118,3 +118,28 @@ def ozon() -> Contract:
 
 def yandex_market() -> Contract:
     return Contract(_ym(), "https://api.partner.market.yandex.ru")
+
+
+@lru_cache(maxsize=3)
+def operations(marketplace: str) -> frozenset[tuple[str, str]]:
+    """(METHOD, path template) of every operation in a marketplace's spec."""
+    methods = ("get", "put", "post", "delete", "patch")
+    if marketplace == "yandex_market":
+        import yaml
+
+        root = spec_file("yandex-market/openapi/openapi.yaml")
+        index = yaml.safe_load(root.read_text(encoding="utf-8"))["paths"]
+        out = set()
+        for path, item in index.items():
+            item = (
+                yaml.safe_load((root.parent / item["$ref"]).read_text(encoding="utf-8"))
+                if "$ref" in item
+                else item
+            )
+            out |= {(m.upper(), path) for m in item if m in methods}
+        return frozenset(out)
+    name = {"wildberries": "wildberries/promotion.json", "ozon": "ozon-performance/performance-openapi.json"}[
+        marketplace
+    ]
+    paths = json.loads(spec_file(name).read_text(encoding="utf-8"))["paths"]
+    return frozenset((m.upper(), path) for path, item in paths.items() for m in item if m in methods)

@@ -159,3 +159,20 @@ async def test_rate_faults_are_seeded_and_can_be_cleared(world: SandboxWorld, wb
 async def test_bad_fault_descriptions_are_refused(wb: httpx.AsyncClient, fault: object) -> None:
     reply = await wb.post("/_sandbox/faults", json=fault)
     assert reply.status_code == 400 and reply.json()["error"]
+
+
+async def test_world_summary_and_fault_listing(world: SandboxWorld, ym: httpx.AsyncClient) -> None:
+    summary = (await ym.get("/_sandbox/world")).json()
+    assert summary["seed"] == 7 and summary["profile"]["name"] == "official"
+    assert summary["campaigns"] == len(world.sandbox.world.campaigns)
+    added = await ym.post(
+        "/_sandbox/faults",
+        json=[{"path": "/v2/*", "kind": "error"}, {"path": "/v2/x", "kind": "slow", "rate": 0.5}],
+    )
+    assert added.status_code == 201
+    listed = (await ym.get("/_sandbox/faults")).json()["faults"]
+    assert [(f["kind"], f["remaining"], f["rate"]) for f in listed] == [
+        ("error", 1, None),
+        ("slow", None, 0.5),
+    ]
+    assert (await ym.post("/_sandbox/faults", json={"clear": True})).json() == {"cleared": 2}

@@ -235,3 +235,39 @@ def test_world_size_presets_reach_the_benchmark_scale() -> None:
     )
     with pytest.raises(ValueError, match="unknown world size"):
         WorldSize.preset("huge")
+
+
+FINGERPRINT = """
+import hashlib, json
+from app.sandbox.server import create_sandbox
+world = create_sandbox(seed=5, speed=0)
+world.sandbox.clock.advance(3 * 3600)
+world.sandbox.now()
+cluster = next(iter(world.sandbox.world.clusters.values()))
+state = {
+    "accounts": world.sandbox.accounts_json(),
+    "watcher": world.sandbox.watcher_key,
+    "bids": world.sandbox.market.competitor_bids(cluster, world.sandbox.clock.now()),
+    "spend": [round(c.spent_total, 6) for c in world.sandbox.world.campaigns.values()],
+}
+print(hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest())
+"""
+
+
+def test_same_seed_gives_the_same_world_in_another_process() -> None:
+    """No per-process randomness (such as str hashing) leaks into the world."""
+    import os
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", FINGERPRINT],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+        ).stdout
+        for hash_seed in (1, 2)
+    ]
+    assert runs[0] == runs[1] and len(runs[0].strip()) == 64

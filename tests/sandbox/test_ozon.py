@@ -125,6 +125,7 @@ async def test_products_and_bids(world: SandboxWorld, ozon: httpx.AsyncClient) -
         ozon, "PUT", f"{base}/products", json={"bids": [{"sku": str(sku), "bid": "25000000"}]}, headers=h
     )
     assert put.status_code == 200 and campaign.items[sku].bids["cpc"] == 2500
+    bad: dict[str, Any]
     for bad in (
         {"bids": [{"sku": str(sku), "bid": "100"}]},  # below the minimum
         {"bids": [{"sku": str(sku), "bid": "abc"}]},
@@ -203,7 +204,7 @@ async def test_async_report_flow(world: SandboxWorld, ozon: httpx.AsyncClient) -
     csv_reply = await checked(ozon, "GET", "/api/client/statistics/report", params={"UUID": uuid}, headers=h)
     assert csv_reply.headers["content-type"].startswith("text/csv")
     assert f"№ {ids[0]}" in csv_reply.text.splitlines()[0]
-    several = await ozon.post("/api/client/statistics/json", json={"campaigns": ids}, headers=h)
+    several = await ozon.post("/api/client/statistics", json={"campaigns": ids}, headers=h)
     await advance(ozon, 60)
     zipped = await ozon.get(
         "/api/client/statistics/report", params={"UUID": several.json()["UUID"]}, headers=h
@@ -269,3 +270,84 @@ async def test_daily_request_quota(world: SandboxWorld, ozon: httpx.AsyncClient)
     await advance(ozon, 24 * 3600)
     h = await ozon_headers(ozon, world)
     assert (await ozon.get("/api/client/campaign", headers=h)).status_code == 200
+
+
+async def test_campaign_totals_and_expense_do_not_consume_limits(
+    world: SandboxWorld, ozon: httpx.AsyncClient
+) -> None:
+    h = await ozon_headers(ozon, world)
+    running = campaigns(world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[0]
+    params = {"campaignIds": str(running.id), "dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    used = world.sandbox.ozon_daily.used
+    account_id = running.account_id
+    before = used(account_id, world.sandbox.market.today())
+    totals = (
+        await ozon.get("/api/client/statistics/campaign/product/json", params=params, headers=h)
+    ).json()["rows"]
+    assert used(account_id, world.sandbox.market.today()) == before, "free of the daily quota (spec)"
+    assert [r["id"] for r in totals] == [str(running.id)]
+    expense = (await ozon.get("/api/client/statistics/expense/json", params=params, headers=h)).json()["rows"]
+
+    # The period's spend is the sum of the days' spend.
+    def kopecks(text: str) -> int:
+        rubles, kop = text.split(",")
+        return int(rubles) * 100 + int(kop)
+
+    assert abs(kopecks(totals[0]["moneySpent"]) - sum(kopecks(r["moneySpent"]) for r in expense)) <= len(
+        expense
+    )
+    csv_totals = await ozon.get("/api/client/statistics/campaign/product", params=params, headers=h)
+    assert csv_totals.headers["content-type"].startswith("text/csv") and str(running.id) in csv_totals.text
+
+
+async def test_json_reports_and_failed_reports(world: SandboxWorld, ozon: httpx.AsyncClient) -> None:
+    h = await ozon_headers(ozon, world)
+    running = campaigns(world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[:2]
+    ids = [str(c.id) for c in running]
+    made = await ozon.post(
+        "/api/client/statistics/json",
+        json={"campaigns": ids, "dateFrom": "2026-11-29", "dateTo": "2026-11-30"},
+        headers=h,
+    )
+    await advance(ozon, 60)
+    report = (
+        await ozon.get("/api/client/statistics/report", params={"UUID": made.json()["UUID"]}, headers=h)
+    ).json()
+    assert sorted(report) == sorted(ids)
+    for cid in ids:
+        rows = report[cid]["report"]["rows"]
+        assert int(report[cid]["report"]["totals"]["views"]) == sum(int(r["views"]) for r in rows)
+    await ozon.post("/_sandbox/faults", json={"path": "/api/client/statistics", "kind": "report_error"})
+    failing = await ozon.post("/api/client/statistics", json={"campaigns": ids[:1]}, headers=h)
+    await advance(ozon, 60)
+    state = await checked(
+        ozon,
+        "GET",
+        f"/api/client/statistics/{failing.json()['UUID']}",
+        "/api/client/statistics/{UUID}",
+        headers=h,
+    )
+    assert state.json()["state"] == "ERROR" and state.json()["error"]
+
+
+async def test_pay_per_order_products_show_percent_bids(world: SandboxWorld, ozon: httpx.AsyncClient) -> None:
+    h = await ozon_headers(ozon, world)
+    promo = campaigns(world, kind="SEARCH_PROMO")[0]
+    path = "/api/client/campaign/search_promo/v2/products"
+    reply = await checked(ozon, "POST", path, json={"page": 1, "pageSize": 2}, headers=h)
+    data = reply.json()
+    assert int(data["total"]) == len(promo.items) and len(data["products"]) == 2
+    first = data["products"][0]
+    item = promo.items[int(first["sku"])]
+    assert first["bid"] == item.bids["cpo"] / 100
+    price = world.sandbox.world.products[int(first["sku"])].price_kopecks
+    assert float(first["bidPrice"]) == pytest.approx(price / 100 * first["bid"] / 100, abs=0.01)
+    assert (await checked(ozon, "POST", path, json={"page": 0}, headers=h)).status_code == 400
+    wrong = await checked(
+        ozon,
+        "GET",
+        f"/api/client/campaign/{promo.id}/v2/products",
+        "/api/client/campaign/{campaignId}/v2/products",
+        headers=h,
+    )
+    assert wrong.status_code == 400 and "search_promo" in wrong.json()["error"]

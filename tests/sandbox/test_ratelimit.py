@@ -72,16 +72,17 @@ async def test_wb_buckets_are_per_account_and_token_type(world: SandboxWorld, wb
 
 
 async def test_fast_profile_multiplies_rates_and_real_short_waits_succeed() -> None:
-    world = create_sandbox(seed=7, speed=1, profile="fast", fast_factor=60)
+    # Full stats: 3 per minute × 20 = one per second, burst 1 (long enough that a loaded machine
+    # still makes the second call inside the interval).
+    world = create_sandbox(seed=7, speed=1, profile="fast", fast_factor=20)
     async with world.client("wildberries") as wb:
         h = wb_headers(world)
         ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
         params = {"ids": ids, "beginDate": "2026-11-29", "endDate": "2026-11-30"}
         assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
         limited = await wb.get("/adv/v3/fullstats", params=params, headers=h)
-        # 3 × 60 per minute: one every 1/3 s; the header rounds up to whole seconds.
         assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "1"
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(float(limited.headers["X-Ratelimit-Retry"]))
         assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
 
 
@@ -115,3 +116,19 @@ def test_token_bucket_refills_at_the_interval() -> None:
     denied = bucket.take(5.0)
     assert not denied.allowed and denied.retry_after_s == pytest.approx(15.0)
     assert bucket.take(20.0).allowed
+
+
+async def test_optional_client_error_cost(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
+    h = wb_headers(world)
+    assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 0})).status_code == 400
+    assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 10})).json() == {
+        "wb_client_error_cost": 10
+    }
+    # GET /adv/v1/budget: 4 per second, burst 4. One bad call costs 10 requests: 4 - 10 leaves the
+    # bucket 6 in debt, so the next call waits 7 intervals of 250 ms (1.75 s, announced as 2).
+    bad = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)
+    assert bad.status_code == 400
+    limited = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)
+    assert limited.status_code == 429 and limited.headers["X-Ratelimit-Retry"] == "2"
+    await advance(wb, 2)
+    assert (await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)).status_code == 400

@@ -93,8 +93,8 @@ async def test_status_machine(world: SandboxWorld, wb: httpx.AsyncClient) -> Non
     ).status_code == 422
     unknown = await checked(wb, "GET", "/adv/v0/start", params={"id": 1}, headers=h)
     assert unknown.status_code == 400 and "error" in unknown.json()
-    # A ready campaign without budget cannot start.
-    ready.budget_kopecks = 0
+    # A ready campaign with less than the minimum budget (1000 ₽) cannot start.
+    ready.budget_kopecks = 99_900
     low = await checked(wb, "GET", "/adv/v0/start", params={"id": ready.id}, headers=h)
     assert low.status_code == 400 and "Low Budget" in low.json()["error"]
     assert (await checked(wb, "GET", "/adv/v0/delete", params={"id": ready.id}, headers=h)).status_code == 200
@@ -419,3 +419,31 @@ async def test_contract_check_rejects_a_wrong_reply(world: SandboxWorld, wb: htt
     broken = httpx.Response(200, json={"currency": 643}, request=reply.request)
     with pytest.raises(InvalidData):
         contract.wildberries().check(broken)
+
+
+async def test_spend_history_matches_fullstats(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
+    h = wb_headers(world)
+    upd = await checked(
+        wb, "GET", "/adv/v1/upd", params={"from": "2026-11-29", "to": "2026-11-30"}, headers=h
+    )
+    items = upd.json()
+    assert items and all(isinstance(i["updSum"], int) for i in items)
+    own = set(accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"])
+    assert {i["advertId"] for i in items} <= own
+    first = items[0]
+    stats = (
+        await checked(
+            wb,
+            "GET",
+            "/adv/v3/fullstats",
+            params={"ids": str(first["advertId"]), "beginDate": "2026-11-29", "endDate": "2026-11-29"},
+            headers=h,
+        )
+    ).json()
+    assert first["updSum"] == int(stats[0]["sum"])
+    assert (
+        await checked(wb, "GET", "/adv/v1/upd", params={"from": "2026-11-29"}, headers=h)
+    ).status_code == 400
+    assert (
+        await checked(wb, "GET", "/adv/v1/upd", params={"from": "2026-01-01", "to": "2026-11-30"}, headers=h)
+    ).status_code == 400

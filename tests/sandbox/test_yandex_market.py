@@ -190,6 +190,8 @@ async def test_boost_report_generation(world: SandboxWorld, ym: httpx.AsyncClien
 async def test_fifth_parallel_request_gets_420(world: SandboxWorld, ym: httpx.AsyncClient) -> None:
     path = f"/v2/businesses/{business(world)['business_id']}/bids/info"
     h = ym_headers(world)
+    # Each request holds its slot 0.3 s, far longer than six requests take to arrive.
+    assert (await ym.post("/_sandbox/settings", json={"ym_service_time_s": 0.3})).status_code == 200
     replies = await asyncio.gather(*(ym.post(path, json={}, headers=h) for _ in range(6)))
     codes = sorted(r.status_code for r in replies)
     assert codes.count(200) == 4 and codes.count(420) == 2
@@ -198,3 +200,63 @@ async def test_fifth_parallel_request_gets_420(world: SandboxWorld, ym: httpx.As
     assert "4 parallel requests" in refused.json()["errors"][0]["message"]
     # Sequential requests are fine again.
     assert (await ym.post(path, json={}, headers=h)).status_code == 200
+
+
+async def test_order_stats_report_the_boost_fee(world: SandboxWorld, ym: httpx.AsyncClient) -> None:
+    b = business(world)
+    h = ym_headers(world)
+    store = b["campaign_ids"][0]
+    path = f"/v2/campaigns/{store}/stats/orders"
+    pattern = "/v2/campaigns/{campaignId}/stats/orders"
+    await advance(ym, 6 * 3600)
+    body = {"dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    orders: list[dict[str, Any]] = []
+    token = None
+    while True:
+        params: dict[str, Any] = {"limit": 50}
+        if token:
+            params["pageToken"] = token
+        page = (await checked(ym, "POST", path, pattern, params=params, json=body, headers=h)).json()[
+            "result"
+        ]
+        orders += page["orders"]
+        token = page.get("paging", {}).get("nextPageToken")
+        if not token:
+            break
+    assert orders and len({o["id"] for o in orders}) == len(orders)
+    campaign = world.sandbox.world.campaigns[b["business_id"]]
+    boosted = {
+        world.sandbox.world.products[i.product_id].shop_sku: i.bids["boost"] for i in campaign.items.values()
+    }
+    for order in orders:
+        item = order["items"][0]
+        # The fee is the boost bid (percent × 100) of the SKU; the commission is that share of the price.
+        assert item["bidFee"] == pytest.approx(boosted[item["shopSku"]], abs=1)
+        assert order["commissions"][0]["type"] == "AUCTION_PROMOTION"
+        assert order["commissions"][0]["actual"] == pytest.approx(
+            item["prices"][0]["total"] * item["bidFee"] / 10_000, abs=0.01
+        )
+    other_store = await checked(
+        ym, "POST", f"/v2/campaigns/{b['campaign_ids'][1]}/stats/orders", pattern, json=body, headers=h
+    )
+    assert other_store.json()["result"]["orders"] == []
+    bad = await checked(ym, "POST", path, pattern, json={"dateFrom": "yesterday"}, headers=h)
+    assert bad.status_code == 400
+    foreign = await checked(ym, "POST", "/v2/campaigns/1/stats/orders", pattern, json=body, headers=h)
+    assert foreign.status_code == 403
+
+
+async def test_report_error_fault_ends_a_boost_report_failed(
+    world: SandboxWorld, ym: httpx.AsyncClient
+) -> None:
+    b = business(world)
+    h = ym_headers(world)
+    gen = "/v2/reports/boost-consolidated/generate"
+    await ym.post("/_sandbox/faults", json={"path": gen, "kind": "report_error"})
+    body = {"businessId": b["business_id"], "dateFrom": "2026-11-29", "dateTo": "2026-11-30"}
+    report_id = (await checked(ym, "POST", gen, gen, json=body, headers=h)).json()["result"]["reportId"]
+    await advance(ym, 60)
+    info = (
+        await checked(ym, "GET", f"/v2/reports/info/{report_id}", "/v2/reports/info/{reportId}", headers=h)
+    ).json()
+    assert info["result"]["status"] == "FAILED" and "file" not in info["result"]
