@@ -2,7 +2,7 @@
 
 Competitor bids per marketplace and keyword/SKU, asked in batches of up to 100 keys and cached
 until the Watcher's own `fresh_until`, so one bid cycle asks once per key. When the Watcher has no
-data for a key ("no_data" is an answer, not "no competitors") or is down, `CompetitorSource` falls
+data for a key ("no_data" is an answer, not "no competitors") or is down, `CompetitorLookup` falls
 back to the marketplace's own signals through the adapter (WB recommended bids, Ozon competitive
 bids, YM recommendations), and every value carries its source.
 """
@@ -145,7 +145,7 @@ def parse_answer(marketplace: str, key: str, answer: Any) -> CompetitorBids:
     )
 
 
-class CompetitorSource:
+class CompetitorLookup:
     """Watcher first, the marketplace's own signals when the Watcher has nothing (issue 4 item 4)."""
 
     def __init__(self, watcher: WatcherClient | None) -> None:
