@@ -75,4 +75,8 @@ def run_command(
     name = resolve(task)
     require_running_system()
     result = celery_app.send_task(name, args=[parse_value(a) for a in args or []], kwargs=parse_kwargs(kw))
-    typer.echo(json.dumps(wait(result, timeout), ensure_ascii=False, indent=2, default=str))
+    value = wait(result, timeout)
+    # A task that fans out (run_bid_cycle) names the task that finishes its work: wait for that too.
+    while isinstance(value, dict) and value.get("follow_task_id"):
+        value = wait(AsyncResult(value["follow_task_id"], app=celery_app), timeout)
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

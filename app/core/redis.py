@@ -63,3 +63,20 @@ def release_lock(lock: Lock | None) -> bool:
         return False
     except LockError:
         return False
+
+
+def release_lock_token(key: str, token: str, client: redis.Redis | None = None) -> bool:
+    """Release `key` from another process (a chord callback) that knows the holder's token; a
+    lock that expired and was taken by someone else is left alone."""
+    lock = (client or get_redis()).lock(key)
+    try:
+        lock.do_release(token.encode())
+        return True
+    except LockNotOwnedError:
+        logger.warning("lock %s expired before release; not touching the new owner's lock", key)
+        return False
+
+
+def lock_token(lock: Lock) -> str:
+    token = lock.local.token
+    return token.decode() if isinstance(token, bytes) else str(token)
