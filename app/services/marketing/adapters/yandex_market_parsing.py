@@ -169,7 +169,7 @@ def parse_bid_items(items: Any) -> dict[str, int]:
             reject("bid item", item, error)
             continue
         if sku in found or sku in duplicated:
-            reject("bid item", item, BadValue(f"sku {sku!r} appears more than once"))
+            reject("bid item", item, BadValue(f"sku {sku!r} appears more than once: every copy is dropped"))
             found.pop(sku, None)
             duplicated.add(sku)
             continue
@@ -204,7 +204,9 @@ def parse_recommendations(items: Any) -> list[ParsedRecommendation]:
             reject("recommendation", item, error)
             continue
         if sku in out or sku in duplicated:
-            reject("recommendation", item, BadValue(f"sku {sku!r} appears more than once"))
+            reject(
+                "recommendation", item, BadValue(f"sku {sku!r} appears more than once: every copy is dropped")
+            )
             out.pop(sku, None)
             duplicated.add(sku)
             continue
@@ -253,7 +255,11 @@ def parse_report_rows(rows: Iterable[Any]) -> list[ReportRow]:
             continue
         key = (row.sku, row.day)
         if key in out or key in duplicated:
-            reject("report row", raw, BadValue(f"sku {row.sku!r} on {row.day} appears more than once"))
+            reject(
+                "report row",
+                raw,
+                BadValue(f"sku {row.sku!r} on {row.day} appears more than once: every copy is dropped"),
+            )
             out.pop(key, None)
             duplicated.add(key)
             continue
