@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -171,7 +171,7 @@ class YandexMarketAdapter:
             MARKETPLACE, http, Pacing(limiter=None, account_key=pacing.account_key), _no_auth, retry
         )
         # Waiting between report polls; tests replace it to move the sandbox's clock instead.
-        self.sleep = asyncio.sleep
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._report_lock = asyncio.Lock()
         self._reports: dict[date, tuple[float, list[ReportRow]]] = {}
 
