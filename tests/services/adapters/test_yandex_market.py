@@ -306,6 +306,28 @@ async def test_a_day_without_boost_activity_gives_zero_totals(
     check_requests("ym", sent_requests)
 
 
+async def test_report_polling_backs_off_and_is_bounded(
+    make_adapter: Any,
+    sandbox_world: SandboxWorld,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ym_module, "REPORT_MAX_WAIT_S", 100.0)
+    sandbox_world.sandbox.clock.set_speed(0)  # nobody advances the clock: the report stays PENDING
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    adapter = adapter_of(make_adapter)
+    adapter.sleep = no_wait
+    with pytest.raises(TransientError, match=r"report boost-\S+ still PENDING after 155 s"):
+        await adapter.get_campaign_stats([adapter.business_id], moscow_date(sandbox_world.sandbox.now()))
+    # The server's estimate (35 s) first, then doubling, capped at a minute.
+    assert waits == [35.0, 60.0, 60.0]
+    assert sum(1 for r in sent_requests if r.url.path.startswith("/v2/reports/info/")) == 3
+
+
 # --- batch sizes at the documented maxima ------------------------------------------------------------
 
 
@@ -467,6 +489,7 @@ async def test_timeouts_over_real_http_give_bounded_retries_then_a_transient_err
     await adapter.aclose()
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)
 async def test_every_method_over_real_http(
     sandbox_world: SandboxWorld,
     sandbox_server: ServerThread,

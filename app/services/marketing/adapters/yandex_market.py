@@ -512,6 +512,7 @@ class YandexMarketAdapter:
         return len(others) < len(campaign_ids)
 
     def _own_skus(self, keys: Iterable[tuple[str, str]]) -> list[str]:
+        """The distinct, well-formed SKUs of this business (one bad SKU would fail a whole call)."""
         skus: dict[str, None] = {}
         for campaign, sku in keys:
             if campaign != self.business_id:
@@ -519,7 +520,10 @@ class YandexMarketAdapter:
                     "ym: skipped sku %s of campaign %s: not business %s", sku, campaign, self.business_id
                 )
                 continue
-            skus[sku] = None
+            try:
+                skus[check_sku(sku)] = None
+            except BadValue as error:
+                logger.warning("ym: skipped a keyword of business %s: %s", self.business_id, error)
         return list(skus)
 
     async def _day_rows(self, day: date) -> list[ReportRow]:
