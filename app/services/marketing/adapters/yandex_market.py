@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -60,6 +60,9 @@ from app.services.marketing.adapters.yandex_market_parsing import (
     parse_report_rows,
     report_records,
 )
+
+if TYPE_CHECKING:
+    from app.services.marketing.adapters import AccountRef
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +105,8 @@ def _business_id(settings: Mapping[str, Any]) -> str:
         raise PermanentError(
             MARKETPLACE,
             "configure account",
-            f"settings.business_id must be the business (cabinet) id, digits only; got {value!r}",
+            f"settings.business_id must be the business (cabinet) id, digits only "
+            f"(adolf-marketing accounts add --setting business_id=123); got {value!r}",
         )
     return value
 
@@ -141,7 +145,7 @@ class YandexMarketAdapter:
 
     def __init__(
         self,
-        ref: Any,
+        ref: AccountRef,
         secret: dict[str, str],
         http: httpx.AsyncClient,
         pacing: Pacing,
@@ -152,7 +156,8 @@ class YandexMarketAdapter:
             raise AuthError(
                 MARKETPLACE,
                 "configure account",
-                "the account's credentials have no api_key; store the Api-Key",
+                "the account's credentials have no api_key; add the account again with its Api-Key "
+                "(adolf-marketing accounts add)",
             )
         self.ref = ref
         self.business_id = _business_id(ref.settings)
