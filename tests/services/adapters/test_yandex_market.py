@@ -97,6 +97,19 @@ async def test_lists_the_one_business_campaign(
     assert check_requests("ym", sent_requests) == 2
 
 
+async def test_a_business_without_api_bids_is_a_draft_campaign(
+    make_adapter: Any, sandbox_world: SandboxWorld
+) -> None:
+    adapter = adapter_of(make_adapter)
+    business_id, _ = business(sandbox_world)
+    removals = [BidChange(business_id, sku, 0) for sku in api_skus(sandbox_world)]
+    assert all(r.ok for r in await adapter.set_bids(removals))
+    sandbox_world.sandbox.clock.advance(STATE_DELAY_S)
+    (campaign,) = await adapter.list_campaigns()
+    assert (campaign.status, campaign.marketplace_status) == ("draft", "NO_API_BIDS")
+    assert await adapter.get_keywords([business_id]) == []
+
+
 async def test_keywords_are_the_skus_with_api_bids_in_native_units(
     make_adapter: Any, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
@@ -372,6 +385,22 @@ async def test_a_wrong_api_key_is_an_auth_error_that_never_shows_the_key(
     assert raised.value.status == 401 and "Api-Key is invalid" in str(raised.value)
     assert token not in str(raised.value) and token not in repr(raised.value.args)
     assert token not in caplog.text
+
+
+async def test_set_bids_raises_an_auth_error_instead_of_failing_items(
+    sandbox_world: SandboxWorld, shared_redis: aioredis.Redis
+) -> None:
+    # No item of a rejected key can succeed: the whole account needs fixing, so it is raised.
+    ref, _ = sandbox_account(sandbox_world, "ym")
+    adapter = get_adapter(
+        "ym",
+        ref,
+        client=sandbox_world.client(YM_APP),
+        redis_client=shared_redis,
+        credentials={"api_key": "wrong"},
+    )
+    with pytest.raises(AuthError, match="HTTP 401"):
+        await adapter.set_bids([BidChange(str(ref.settings["business_id"]), "SKU-A", 500)])
 
 
 async def test_a_business_the_key_does_not_own_is_an_auth_error(
