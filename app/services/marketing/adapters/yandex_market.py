@@ -328,7 +328,9 @@ class YandexMarketAdapter:
 
     async def get_current_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
         """The API bids of these SKUs (hundredths of a percent), 500 SKUs per call. A SKU YM does
-        not return has no bid: it is reported as 0, which is also what 0 means to the API."""
+        not return has no bid: it is reported as 0, which is also what 0 means to the API. A bid set
+        in the last few minutes may not show yet (YM applies changes "within several minutes"); a
+        resent absolute bid is harmless."""
         skus = self._own_skus((k.campaign_external_id, k.external_id) for k in keywords)
         current: dict[tuple[str, str], int] = {}
         for chunk in _chunks(skus, INFO_SKUS_BATCH):
