@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
 from app.core.database import session_scope
-from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import STRATEGY_TYPES, MarketingCampaign, MarketingKeyword, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, Campaign, Keyword, MarketplaceAdapter
 from app.services.marketing.runtime import AdapterPool, active_accounts
 
@@ -85,6 +85,7 @@ def apply_account_state(
                 external_id=remote.external_id,
                 daily_limit=remote.daily_budget,
             )
+            apply_default_strategy(row, account.settings.get("default_strategy"))
             session.add(row)
             summary.campaigns_created += 1
         _update_campaign(row, remote, now)
@@ -99,6 +100,25 @@ def apply_account_state(
     _sync_keywords(session, seen, keywords, summary)
     account.last_synced_at = now
     return summary
+
+
+def apply_default_strategy(row: MarketingCampaign, default: object) -> None:
+    """An account may carry a default strategy for campaigns it has not seen before (its setting
+    `default_strategy`: strategy_type, strategy_params, and optionally max_bid, daily_limit,
+    dry_run). Campaigns we already know keep what their users set."""
+    if not isinstance(default, dict):
+        return
+    if default.get("strategy_type") not in STRATEGY_TYPES:
+        logger.warning(
+            "account default_strategy ignored: unknown strategy_type %r", default.get("strategy_type")
+        )
+        return
+    row.strategy_type = str(default.get("strategy_type", "fixed"))
+    row.strategy_params = dict(default.get("strategy_params") or {})
+    for name in ("max_bid", "daily_limit"):
+        if isinstance(default.get(name), int):
+            setattr(row, name, default[name])
+    row.dry_run = bool(default.get("dry_run", False))
 
 
 def _unique(campaigns: Sequence[Campaign], summary: SyncSummary) -> list[Campaign]:
