@@ -17,6 +17,7 @@ def build_cli() -> typer.Typer:
     from app.cli.status import status_command
     from app.cli.tasks import run_command
     from app.cli.up import secret_key_command, up_command
+    from app.sandbox.cli import sandbox_command
 
     cli = typer.Typer(
         name="adolf-marketing",
@@ -32,6 +33,9 @@ def build_cli() -> typer.Typer:
     cli.command("run", help="Enqueue a task by its short name, wait, print its JSON result.")(run_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
+    )
+    cli.command("sandbox", help="Serve the marketplace sandbox (WB, Ozon, YM, Watcher) on loopback.")(
+        sandbox_command
     )
     cli.add_typer(db_app, name="db")
     cli.add_typer(accounts_app, name="accounts")

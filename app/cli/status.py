@@ -9,10 +9,14 @@ from typing import Any
 from celery.schedules import crontab
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import select
 
 from app.cli.services import require_running_system
 from app.core.celery_config import PERIODIC_ENTRIES, QUEUES, celery_app
+from app.core.database import session_scope
 from app.core.redis import get_redis
+from app.models.marketing import MarketingBidHistory, MarketingCampaign, MarketingKeyword
+from app.services.marketing.cycle_runs import METRICS_KEY
 from app.tasks.base import LAST_RUN_KEY, run_key
 
 
@@ -78,3 +82,42 @@ def status_command() -> None:
             state = "[yellow]not in this build[/yellow]"
         periodic.add_row(entry.name, cron_text(entry.schedule), run["finished_at"] if run else "never", state)
     console.print(periodic)
+    print_last_cycle(console)
+
+
+def print_last_cycle(console: Console, changes: int = 10) -> None:
+    """Spec 7.4.3 `marketing:last_bid_cycle` and the newest bid changes (issue 6 item 6)."""
+    raw: dict[bytes, bytes] = get_redis().hgetall(METRICS_KEY)  # type: ignore[assignment]
+    cycle = {k.decode(): v.decode() for k, v in raw.items()}
+    if not cycle:
+        console.print("Last bid cycle: none in the last hour")
+    else:
+        console.print(
+            f"Last bid cycle (run {cycle.get('run_id')}): {cycle.get('status')}, started {cycle.get('started_at')}, "
+            f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, keywords "
+            f"{cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, errors {cycle.get('errors')}"
+        )
+    with session_scope() as session:
+        rows = session.execute(
+            select(MarketingBidHistory, MarketingCampaign.marketplace, MarketingKeyword.keyword)
+            .join(MarketingCampaign, MarketingBidHistory.campaign_id == MarketingCampaign.id)
+            .outerjoin(MarketingKeyword, MarketingBidHistory.keyword_id == MarketingKeyword.id)
+            .order_by(MarketingBidHistory.id.desc())
+            .limit(changes)
+        ).all()
+    if not rows:
+        return
+    table = Table(title="Latest bid changes")
+    for column in ("when (UTC)", "marketplace", "keyword", "old", "new", "source", "reason"):
+        table.add_column(column)
+    for history, marketplace, keyword in rows:
+        table.add_row(
+            history.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            marketplace,
+            keyword or "-",
+            str(history.old_bid),
+            str(history.new_bid),
+            history.source,
+            (history.reason or "")[:60],
+        )
+    console.print(table)

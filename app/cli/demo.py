@@ -1,0 +1,139 @@
+"""The demo world of `adolf-marketing up` (issue 6 item 6): with the zero-config default, the
+marketplace sandbox runs beside the system, its accounts are registered, and the main job runs at
+once — sync, stats, a first bid cycle — then keeps the schedule."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from typing import Any
+
+import httpx
+from celery import chain, group
+
+from app.cli.up import Child
+from app.core.celery_config import celery_app
+from app.core.database import session_scope
+from app.services.marketing.sandbox_accounts import register_sandbox_accounts
+
+DEFAULT_PORTS = {"wildberries": 8101, "ozon": 8102, "yandex_market": 8103, "watcher": 8104}
+FAST_FACTOR = 60.0
+# What the demo's campaigns bid by (account setting `default_strategy`, applied to new campaigns
+# by sync): WB holds position 3, Ozon buys traffic up to a cap, YM steers to a DRR target.
+DEMO_STRATEGIES: dict[str, dict[str, Any]] = {
+    "wb": {"strategy_type": "target_position", "strategy_params": {"position": 3}, "max_bid": 150_000},
+    "ozon": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 3_000}, "max_bid": 5_000},
+    "ym": {"strategy_type": "target_drr", "strategy_params": {"target_drr_pct": "8"}, "max_bid": 3_000},
+}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def choose_ports() -> dict[str, int]:
+    """The documented ports (8101–8104) when free, else any free ones."""
+    ports = {}
+    for name, port in DEFAULT_PORTS.items():
+        if not port_free(port):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = int(sock.getsockname()[1])
+        ports[name] = port
+    return ports
+
+
+def sandbox_child(ports: dict[str, int], seed: int) -> Child:
+    return Child(
+        "sandbox",
+        [
+            sys.executable,
+            "-m",
+            "app.sandbox.cli",
+            "--profile",
+            "fast",
+            "--fast-factor",
+            str(FAST_FACTOR),
+            "--speed",
+            "1",
+            "--seed",
+            str(seed),
+            "--size",
+            "demo",
+            "--wb-port",
+            str(ports["wildberries"]),
+            "--ozon-port",
+            str(ports["ozon"]),
+            "--ym-port",
+            str(ports["yandex_market"]),
+            "--watcher-port",
+            str(ports["watcher"]),
+        ],
+    )
+
+
+def sandbox_env(ports: dict[str, int], watcher_key: str) -> dict[str, str]:
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    return {
+        "WB_API_URL": base["wildberries"],
+        "OZON_API_URL": base["ozon"],
+        "YM_API_URL": base["yandex_market"],
+        "WATCHER_API_URL": base["watcher"],
+        "WATCHER_API_KEY": watcher_key,
+        "CLOCK_URL": base["wildberries"] + "/_sandbox/clock",
+        "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
+    }
+
+
+def wait_for_sandbox(ports: dict[str, int], timeout: float = 60.0) -> dict[str, Any]:
+    """The sandbox's accounts, once it answers."""
+    url = f"http://127.0.0.1:{ports['wildberries']}/_sandbox/accounts"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = httpx.get(url, timeout=2)
+            if reply.status_code == 200:
+                return dict(reply.json())
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the sandbox did not answer at {url} within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def register_demo_accounts(accounts: list[dict[str, Any]]) -> int:
+    from app.models.marketing import MarketplaceAccount
+
+    with session_scope() as session:
+        ids = register_sandbox_accounts(session, accounts)
+        for account_id in ids:
+            account = session.get(MarketplaceAccount, account_id)
+            assert account is not None
+            account.settings = {**account.settings, "default_strategy": DEMO_STRATEGIES[account.marketplace]}
+    return len(ids)
+
+
+def kick_off(wait_for_workers: float = 90.0) -> str | None:
+    """Sync → stats of the three marketplaces → a first bid cycle, once the workers answer."""
+    deadline = time.monotonic() + wait_for_workers
+    while time.monotonic() < deadline:
+        if len(celery_app.control.ping(timeout=1.0)) >= 3:
+            break
+    else:
+        return None
+    sig = celery_app.signature
+    flow = chain(
+        sig("app.tasks.marketing.sync.sync_campaigns", immutable=True),
+        group(
+            sig("app.tasks.marketing.stats.collect_stats", args=(mp,), immutable=True)
+            for mp in ("wb", "ozon", "ym")
+        ),
+        sig("app.tasks.marketing.bid_cycle.run_bid_cycle", immutable=True),
+    )
+    return str(flow.apply_async().id)
