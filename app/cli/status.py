@@ -93,7 +93,8 @@ def print_last_cycle(console: Console, changes: int = 10) -> None:
         console.print("Last bid cycle: none in the last hour")
     else:
         console.print(
-            f"Last bid cycle (run {cycle.get('run_id')}): {cycle.get('status')}, started {cycle.get('started_at')}, "
+            f"Last bid cycle (run {cycle.get('run_id')}): {cycle.get('status')}, "
+            f"started {cycle.get('started_at')}, "
             f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, keywords "
             f"{cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, errors {cycle.get('errors')}"
         )
