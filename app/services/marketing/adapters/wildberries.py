@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -549,40 +550,29 @@ class WildberriesAdapter:
     # ---- writing bids ---------------------------------------------------------------------------
 
     async def set_bids(self, changes: Sequence[BidChange]) -> list[ItemResult]:
+        """One result per change, in order. nm bids go through PATCH /api/advert/v1/bids, cluster
+        bids through the normquery bid method the token may call."""
+        counts = Counter(change.key for change in changes)
         results: dict[Key, ItemResult] = {}
         nm_changes: list[tuple[BidChange, int, int, str]] = []
         cluster_changes: list[tuple[BidChange, int, int, str]] = []
         for change in changes:
-            if change.key in results or any(change.key == c[0].key for c in nm_changes + cluster_changes):
-                results.setdefault(
-                    change.key, _failed(change.key, "the same item is changed twice in one batch")
-                )
+            if counts[change.key] > 1:
+                # Two absolute commands for one item: which one was meant is unknowable.
+                results[change.key] = _failed(change.key, "the same item is changed twice in one batch")
                 continue
             try:
-                advert_id = wp.identifier(_int_or_zero(change.campaign_external_id), "campaign id")
-                if (
-                    isinstance(change.new_bid, bool)
-                    or not isinstance(change.new_bid, int)
-                    or change.new_bid <= 0
-                ):
-                    raise wp.BadItem(f"new bid must be a positive number of kopecks, got {change.new_bid!r}")
-                if wp.is_nm_bid_id(change.keyword_external_id):
-                    nm_id, placement = wp.parse_nm_bid_id(change.keyword_external_id)
-                    nm_changes.append((change, advert_id, nm_id, placement))
-                else:
-                    nm_id, query = wp.parse_cluster_id(change.keyword_external_id)
-                    cluster_changes.append((change, advert_id, nm_id, query))
+                routed = _route_change(change)
             except wp.BadItem as error:
                 results[change.key] = _failed(change.key, str(error))
+                continue
+            is_nm = wp.is_nm_bid_id(change.keyword_external_id)
+            (nm_changes if is_nm else cluster_changes).append(routed)
         for result in await self._set_nm_bids(nm_changes):
             results[result.key] = result
         for result in await self._set_cluster_bids(cluster_changes):
             results[result.key] = result
-        ordered = []
-        for change in changes:
-            if change.key in results:
-                ordered.append(results.pop(change.key))
-        return ordered
+        return [results[change.key] for change in changes]
 
     async def _set_nm_bids(self, changes: Sequence[tuple[BidChange, int, int, str]]) -> list[ItemResult]:
         """PATCH /api/advert/v1/bids: ≤ 50 campaigns × 50 nms per call. WB rejects the whole call
@@ -870,6 +860,19 @@ def _advert_ids(campaign_ids: Sequence[str]) -> list[int]:
         else:
             logger.warning("wb: ignored %r, not a WB campaign id", campaign_id)
     return out
+
+
+def _route_change(change: BidChange) -> tuple[BidChange, int, int, str]:
+    """(change, advert, nm, placement) for an nm bid; (change, advert, nm, norm query) for a cluster."""
+    advert_id = wp.identifier(_int_or_zero(change.campaign_external_id), "campaign id")
+    bid = change.new_bid
+    if isinstance(bid, bool) or not isinstance(bid, int) or bid <= 0:
+        raise wp.BadItem(f"new bid must be a positive number of kopecks, got {bid!r}")
+    if wp.is_nm_bid_id(change.keyword_external_id):
+        nm_id, placement = wp.parse_nm_bid_id(change.keyword_external_id)
+        return change, advert_id, nm_id, placement
+    nm_id, query = wp.parse_cluster_id(change.keyword_external_id)
+    return change, advert_id, nm_id, query
 
 
 def _failed(key: Key, reason: str) -> ItemResult:

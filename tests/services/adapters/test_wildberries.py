@@ -1,0 +1,493 @@
+"""The Wildberries adapter against the sandbox: every method in-process over ASGI (one over real
+HTTP), compared with the sandbox's world; requests checked against the official schemas."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.config import get_settings, reset_settings_cache
+from app.sandbox.market import SPEND, VIEWS
+from app.sandbox.server import SandboxWorld, ServerThread
+from app.sandbox.world import Campaign as WorldCampaign
+from app.services.marketing.adapters.base import (
+    AuthError,
+    BidChange,
+    Keyword,
+    PermanentError,
+    TransientError,
+)
+from app.services.marketing.adapters.limits import WbTokenType
+from app.services.marketing.adapters.wildberries import WildberriesAdapter
+from tests.services.adapters.conftest import sandbox_account
+from tests.support.request_contract import check_requests
+
+pytestmark = pytest.mark.anyio
+
+Factory = Callable[..., Any]
+
+
+def wb(make_adapter: Factory, **kwargs: Any) -> WildberriesAdapter:
+    adapter = make_adapter("wb", **kwargs)
+    assert isinstance(adapter, WildberriesAdapter)
+    return adapter
+
+
+def account_id(world: SandboxWorld, index: int = 0) -> int:
+    return sandbox_account(world, "wb", index)[0].id
+
+
+def world_campaigns(world: SandboxWorld, index: int = 0) -> dict[int, WorldCampaign]:
+    owner = account_id(world, index)
+    return {c.id: c for c in world.sandbox.world.campaigns_of(owner)}
+
+
+def find_campaign(world: SandboxWorld, **wanted: str) -> WorldCampaign:
+    for campaign in world_campaigns(world).values():
+        if all(getattr(campaign, k) == v for k, v in wanted.items()):
+            return campaign
+    raise AssertionError(f"the seeded world has no WB campaign with {wanted}")
+
+
+def paths(requests: list[httpx.Request], path: str) -> list[httpx.Request]:
+    return [r for r in requests if r.url.path == path]
+
+
+def today(world: SandboxWorld) -> date:
+    return world.sandbox.market.today()
+
+
+async def add_fault(world: SandboxWorld, **fault: Any) -> None:
+    async with world.client("wildberries") as control:
+        reply = await control.post("/_sandbox/faults", json=fault)
+        assert reply.status_code == 201, reply.text
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+async def test_sets_the_limit_key_from_the_token_type(make_adapter: Factory) -> None:
+    adapter = wb(make_adapter)
+    assert adapter.token_type == WbTokenType.PERSONAL
+    assert adapter._transport.pacing.limit_key == "personal"
+    await adapter.aclose()
+
+
+async def test_lists_every_campaign_with_internal_status_type_and_payment(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    await adapter.ping()
+    campaigns = {c.external_id: c for c in await adapter.list_campaigns()}
+    expected = world_campaigns(sandbox_world)
+    assert set(campaigns) == {str(i) for i in expected}
+    statuses = {"4": "draft", "7": "stopped", "8": "stopped", "9": "active", "11": "paused", "-1": "archived"}
+    for campaign_id, world_campaign in expected.items():
+        ours = campaigns[str(campaign_id)]
+        assert ours.status == statuses[world_campaign.status]
+        assert ours.marketplace_status == world_campaign.status
+        assert ours.payment_type == world_campaign.payment_type
+        assert ours.name == world_campaign.name
+        if world_campaign.kind == "9":
+            assert ours.campaign_type == world_campaign.bid_type
+    assert len(paths(sent_requests, "/api/advert/v2/adverts")) == 1
+    assert check_requests("wb", sent_requests) == len(sent_requests) == 3
+    await adapter.aclose()
+
+
+async def test_keywords_are_nm_bids_and_search_clusters_with_current_bids(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    expected = world_campaigns(sandbox_world)
+    keywords = await adapter.get_keywords([str(i) for i in expected])
+    ids = [(k.campaign_external_id, k.external_id) for k in keywords]
+    assert len(ids) == len(set(ids)), "keyword ids must be unique within a campaign"
+    for kw in keywords:
+        item = expected[int(kw.campaign_external_id)].items[int(str(kw.product_id))]
+        if kw.kind == "nm":
+            placement = kw.external_id.split(":")[2] if kw.external_id.count(":") == 2 else "combined"
+            assert kw.current_bid == item.bids[placement]
+    clusters = [k for k in keywords if k.kind == "cluster"]
+    assert clusters, "the seeded world has clusters with enough views"
+    assert {k.status for k in clusters} <= {"active", "excluded"}
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_campaign_stats_are_the_days_counters_with_money_in_kopecks(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    expected = world_campaigns(sandbox_world)
+    day = today(sandbox_world)
+    snapshots = await adapter.get_campaign_stats([str(i) for i in expected], day)
+    with_stats = {i for i, c in expected.items() if c.status in ("7", "9", "11")}
+    assert {int(s.campaign_external_id) for s in snapshots} == with_stats
+    market = sandbox_world.sandbox.market
+    spent_somewhere = False
+    for snapshot in snapshots:
+        per_nm: dict[int, float] = {}
+        for (nm, _cluster), values in market.day_rows(int(snapshot.campaign_external_id), day).items():
+            per_nm[nm] = per_nm.get(nm, 0.0) + values[SPEND]
+        assert snapshot.spent == sum(int(v) for v in per_nm.values())
+        assert snapshot.stat_date == day
+        spent_somewhere = spent_somewhere or snapshot.spent > 0
+    assert spent_somewhere
+    assert len(paths(sent_requests, "/adv/v3/fullstats")) == 1
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_keyword_stats_are_cluster_counters_of_the_day(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    expected = world_campaigns(sandbox_world)
+    day = today(sandbox_world)
+    snapshots = await adapter.get_keyword_stats([str(i) for i in expected], day)
+    assert snapshots
+    clusters = sandbox_world.sandbox.world.clusters
+    by_text = {c.text: cid for cid, c in clusters.items()}
+    for snapshot in snapshots:
+        assert snapshot.keyword_external_id is not None
+        nm, _, text = snapshot.keyword_external_id.partition(":")
+        values = sandbox_world.sandbox.market.day_rows(int(snapshot.campaign_external_id), day)[
+            (int(nm), by_text[text])
+        ]
+        assert snapshot.spent == int(values[SPEND])
+        if expected[int(snapshot.campaign_external_id)].payment_type == "cpm":
+            assert snapshot.views == int(values[VIEWS])
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_current_bids_match_the_keywords(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    keywords = await adapter.get_keywords([str(i) for i in world_campaigns(sandbox_world)])
+    bids = await adapter.get_current_bids(keywords)
+    assert bids == {(k.campaign_external_id, k.external_id): k.current_bid for k in keywords}
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_budget_and_balance_are_kopecks(make_adapter: Factory, sandbox_world: SandboxWorld) -> None:
+    adapter = wb(make_adapter)
+    campaign = find_campaign(sandbox_world, status="9")
+    account = sandbox_world.sandbox.world.accounts[account_id(sandbox_world)]
+    assert await adapter.get_budget(str(campaign.id)) == campaign.budget_kopecks // 100 * 100
+    assert await adapter.get_balance() == account.wb_balance_kopecks // 100 * 100
+    await adapter.aclose()
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+async def test_set_bids_reports_one_result_per_item_including_api_rejections(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    keywords = await adapter.get_keywords([str(manual.id)])
+    nms = [k for k in keywords if k.kind == "nm" and k.external_id.endswith(":search")]
+    clusters = [k for k in keywords if k.kind == "cluster" and k.status == "active"]
+    assert len(nms) >= 2 and len(clusters) >= 2
+    cid = str(manual.id)
+    changes = [
+        BidChange(cid, nms[0].external_id, 40_000),
+        BidChange(cid, nms[1].external_id, 100),  # below WB's minimum: WB rejects this item
+        BidChange(cid, clusters[0].external_id, 41_000),
+        BidChange(cid, clusters[1].external_id, 41_050),  # not a multiple of cpmStep
+        BidChange(cid, "nm:1:search", 40_000),  # not in the campaign
+        BidChange(cid, "garbage", 40_000),
+    ]
+    results = await adapter.set_bids(changes)
+    assert [r.key for r in results] == [c.key for c in changes]
+    assert [r.ok for r in results] == [True, False, True, False, False, False]
+    assert "min" in str(results[1].error)
+    assert "multiple" in str(results[3].error)
+    effects = [e.effect for e in sandbox_world.sandbox.effects.since(0)]
+    nm_sets = [b for e in effects if e.get("action") == "set_nm_bids" for b in e["bids"]]
+    assert nm_sets == [
+        {
+            "advert_id": manual.id,
+            "nm_id": int(str(nms[0].product_id)),
+            "placement": "search",
+            "bid_kopecks": 40_000,
+        }
+    ]
+    cluster_sets = [b for e in effects if e.get("action") == "set_cluster_bids" for b in e["bids"]]
+    assert cluster_sets == [
+        {
+            "advert_id": manual.id,
+            "nm_id": int(str(clusters[0].product_id)),
+            "norm_query": clusters[0].keyword,
+            "bid_kopecks": 41_000,
+        }
+    ]
+    # The rejected PATCH and its resend without the bad items; one cluster call.
+    assert len(paths(sent_requests, "/api/advert/v1/bids")) == 2
+    assert len(paths(sent_requests, "/api/advert/v1/normquery/bids")) == 1
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_the_same_item_twice_in_one_batch_is_refused(make_adapter: Factory) -> None:
+    adapter = wb(make_adapter)
+    results = await adapter.set_bids(
+        [BidChange("1", "nm:5", 30_000), BidChange("1", "nm:5", 31_000), BidChange("1", "nm:6", 0)]
+    )
+    assert [(r.key, r.ok) for r in results] == [
+        (("1", "nm:5"), False),
+        (("1", "nm:5"), False),
+        (("1", "nm:6"), False),
+    ]
+    assert results[0].error == results[1].error == "the same item is changed twice in one batch"
+    assert "positive" in str(results[2].error)
+    await adapter.aclose()
+
+
+async def test_pause_and_resume_are_idempotent(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    campaign = find_campaign(sandbox_world, status="9")
+    await adapter.pause_campaign(str(campaign.id))
+    assert campaign.status == "11"
+    await adapter.pause_campaign(str(campaign.id))  # WB: 422 "status not changed" — already paused
+    assert campaign.status == "11"
+    await adapter.resume_campaign(str(campaign.id))
+    assert campaign.status == "9"
+    await adapter.resume_campaign(str(campaign.id))
+    assert campaign.status == "9"
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_pausing_a_campaign_that_cannot_pause_is_a_clear_permanent_error(
+    make_adapter: Factory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = wb(make_adapter)
+    draft = find_campaign(sandbox_world, status="4")
+    with pytest.raises(PermanentError, match=r"HTTP 422.*status 4, draft") as caught:
+        await adapter.pause_campaign(str(draft.id))
+    assert caught.value.status == 422
+    with pytest.raises(PermanentError, match="not a WB campaign id"):
+        await adapter.pause_campaign("abc")
+    await adapter.aclose()
+
+
+async def test_pause_keyword_adds_the_cluster_to_the_existing_minus_phrases(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    keywords = await adapter.get_keywords([str(manual.id)])
+    cluster = next(k for k in keywords if k.kind == "cluster" and k.status == "active")
+    item = manual.items[int(str(cluster.product_id))]
+    item.minus_phrases = ["уже исключено"]
+    await adapter.pause_keyword(cluster)
+    assert item.minus_phrases == ["уже исключено", cluster.keyword]
+    await adapter.pause_keyword(cluster)  # already excluded: nothing to send
+    assert len(paths(sent_requests, "/adv/v0/normquery/set-minus")) == 1
+    assert len(paths(sent_requests, "/adv/v0/normquery/get-minus")) == 2
+    after = {k.external_id: k.status for k in await adapter.get_keywords([str(manual.id)])}
+    assert after[cluster.external_id] == "excluded"
+    nm_keyword = next(k for k in keywords if k.kind == "nm")
+    with pytest.raises(PermanentError, match="only search clusters"):
+        await adapter.pause_keyword(nm_keyword)
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_recommendations_are_the_marketplaces_own_signals_per_item_asked(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    cpc = find_campaign(sandbox_world, status="9", payment_type="cpc")
+    keywords = await adapter.get_keywords([str(manual.id), str(cpc.id)])
+    first_nm = keywords[0].product_id
+    asked: list[Keyword] = [
+        k for k in keywords if k.campaign_external_id == str(manual.id) and k.product_id == first_nm
+    ]
+    asked += [k for k in keywords if k.campaign_external_id == str(cpc.id) and k.kind == "nm"][:1]
+    sent_requests.clear()
+    recommendations = {r.keyword_external_id: r for r in await adapter.get_recommendations(asked)}
+    assert set(recommendations) == {k.external_id for k in asked}
+    for rec in recommendations.values():
+        assert rec.min_bid is not None and rec.min_bid > 0
+        assert all(b >= rec.min_bid for b in rec.bids_by_position)
+        assert list(rec.bids_by_position) == sorted(rec.bids_by_position, reverse=True)
+    cluster_recs = [recommendations[k.external_id] for k in asked if k.kind == "cluster"]
+    assert cluster_recs and all(r.source == "marketplace_recommendation" for r in cluster_recs)
+    # One recommendation call per (advert, nm) asked, one min-bid call per campaign.
+    assert len(paths(sent_requests, "/api/advert/v0/bids/recommendations")) == 2
+    assert len(paths(sent_requests, "/api/advert/v1/bids/min")) == 2
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+async def test_a_bad_token_is_an_auth_error_without_the_token_anywhere(
+    make_adapter: Factory, sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    adapter = wb(make_adapter)
+    token = "x" * 20 + ".bad-token-value." + "y" * 20
+    adapter._token = token
+    with caplog.at_level(logging.DEBUG), pytest.raises(AuthError) as caught:
+        await adapter.list_campaigns()
+    assert caught.value.status == 401
+    assert "token is malformed or unknown" in str(caught.value)
+    assert token not in str(caught.value)
+    assert "bad-token-value" not in caplog.text
+    await adapter.aclose()
+
+
+async def test_the_real_token_never_reaches_errors_or_logs(
+    make_adapter: Factory, sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, secret = sandbox_account(sandbox_world, "wb")
+    adapter = wb(make_adapter)
+    await add_fault(sandbox_world, path="/adv/v1/balance", kind="error", status=503, count=10)
+    with caplog.at_level(logging.DEBUG), pytest.raises(TransientError) as caught:
+        await adapter.get_balance()
+    assert secret["token"] not in str(caught.value)
+    assert secret["token"] not in caplog.text
+    assert secret["token"].split(".")[1] not in caplog.text
+    await adapter.aclose()
+
+
+async def test_persistent_5xx_gives_bounded_retries_then_a_transient_error(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    await add_fault(sandbox_world, path="/adv/v1/promotion/count", kind="error", status=502, count=20)
+    with pytest.raises(TransientError, match=r"wb promotion count \(HTTP 502\): injected fault"):
+        await adapter.ping()
+    assert len(paths(sent_requests, "/adv/v1/promotion/count")) == get_settings().HTTP_MAX_ATTEMPTS
+    await adapter.aclose()
+
+
+async def test_a_passing_5xx_is_retried_and_succeeds(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    await add_fault(sandbox_world, path="/adv/v1/promotion/count", kind="error", status=500, count=2)
+    campaigns = await adapter.list_campaigns()
+    assert len(campaigns) == len(world_campaigns(sandbox_world))
+    assert len(paths(sent_requests, "/adv/v1/promotion/count")) == 3
+    await adapter.aclose()
+
+
+async def test_malformed_bodies_are_retried_then_a_typed_error(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = wb(make_adapter)
+    await add_fault(sandbox_world, path="/adv/v3/fullstats", kind="malformed", count=20)
+    with pytest.raises(TransientError, match="malformed JSON"):
+        await adapter.get_campaign_stats(
+            [str(i) for i in world_campaigns(sandbox_world)], today(sandbox_world)
+        )
+    assert len(paths(sent_requests, "/adv/v3/fullstats")) == get_settings().HTTP_MAX_ATTEMPTS
+    await adapter.aclose()
+
+
+async def test_a_malformed_bid_reply_fails_those_items_not_the_batch(
+    make_adapter: Factory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = wb(make_adapter)
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    keywords = await adapter.get_keywords([str(manual.id)])
+    nm = next(k for k in keywords if k.kind == "nm")
+    cluster = next(k for k in keywords if k.kind == "cluster" and k.status == "active")
+    await add_fault(sandbox_world, path="/api/advert/v1/normquery/bids", kind="malformed", count=20)
+    results = await adapter.set_bids(
+        [
+            BidChange(str(manual.id), cluster.external_id, 50_000),
+            BidChange(str(manual.id), nm.external_id, 50_000),
+        ]
+    )
+    assert [r.ok for r in results] == [True, False] or [r.ok for r in results] == [False, True]
+    failed = next(r for r in results if not r.ok)
+    assert failed.key == (str(manual.id), cluster.external_id)
+    assert "malformed JSON" in str(failed.error)
+    await adapter.aclose()
+
+
+async def test_a_4xx_is_permanent_with_the_marketplaces_own_message(
+    make_adapter: Factory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = wb(make_adapter)
+    with pytest.raises(PermanentError, match="кампания не принадлежит продавцу") as caught:
+        await adapter.get_budget("1")
+    assert caught.value.status == 400
+    await adapter.aclose()
+
+
+@pytest.mark.parametrize("profile", ["official"])
+async def test_a_429_from_the_marketplace_is_honoured_then_succeeds(
+    make_adapter: Factory, sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another client of the same account (not our pacing) empties WB's balance bucket (burst 5).
+    _, secret = sandbox_account(sandbox_world, "wb")
+    async with sandbox_world.client("wildberries") as other:
+        statuses = [
+            (await other.get("/adv/v1/balance", headers={"Authorization": secret["token"]})).status_code
+            for _ in range(6)
+        ]
+    assert statuses[-1] == 429
+    adapter = wb(make_adapter)
+    with caplog.at_level(logging.INFO):
+        balance = await adapter.get_balance()
+    assert balance is not None and balance > 0
+    assert "HTTP 429" in caplog.text and "retry 1/" in caplog.text
+    await adapter.aclose()
+
+
+# --- over real HTTP ------------------------------------------------------------------------------
+
+
+async def test_reads_and_writes_over_real_http(
+    make_adapter: Factory,
+    sandbox_world: SandboxWorld,
+    sandbox_server: ServerThread,
+    sent_requests: list[httpx.Request],
+) -> None:
+    adapter = wb(make_adapter, base_url=sandbox_server.url("wildberries"))
+    campaigns = await adapter.list_campaigns()
+    active = [c.external_id for c in campaigns if c.status == "active"]
+    keywords = await adapter.get_keywords(active)
+    stats = await adapter.get_campaign_stats(active, today(sandbox_world))
+    assert keywords and stats
+    nm = next(k for k in keywords if k.kind == "nm")
+    results = await adapter.set_bids([BidChange(nm.campaign_external_id, nm.external_id, 60_000)])
+    assert results[0].ok
+    assert check_requests("wb", sent_requests) == len(sent_requests)
+    await adapter.aclose()
+
+
+async def test_timeouts_over_real_http_give_bounded_retries_then_a_transient_error(
+    make_adapter: Factory,
+    sandbox_world: SandboxWorld,
+    sandbox_server: ServerThread,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_TIMEOUT", "0.3")
+    reset_settings_cache()
+    adapter = wb(make_adapter, base_url=sandbox_server.url("wildberries"))
+    await add_fault(sandbox_world, path="/adv/v1/balance", kind="timeout", delay_s=3, count=20)
+    with pytest.raises(TransientError, match=r"wb balance: timeout"):
+        await adapter.get_balance()
+    assert len(paths(sent_requests, "/adv/v1/balance")) == get_settings().HTTP_MAX_ATTEMPTS
+    await adapter.aclose()
