@@ -3,6 +3,7 @@ HTTP), compared with the sandbox's world; requests checked against the official 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -22,6 +23,7 @@ from app.services.marketing.adapters.base import (
     PermanentError,
     TransientError,
 )
+from app.services.marketing.adapters.http import Pacing, RetryPolicy
 from app.services.marketing.adapters.limits import WbTokenType
 from app.services.marketing.adapters.wildberries import WildberriesAdapter
 from tests.services.adapters.conftest import sandbox_account
@@ -490,4 +492,93 @@ async def test_timeouts_over_real_http_give_bounded_retries_then_a_transient_err
     with pytest.raises(TransientError, match=r"wb balance: timeout"):
         await adapter.get_balance()
     assert len(paths(sent_requests, "/adv/v1/balance")) == get_settings().HTTP_MAX_ATTEMPTS
+    await adapter.aclose()
+
+
+# --- semantically bad replies: the bad item goes, the batch goes on -----------------------------
+
+
+class Corrupting(httpx.AsyncBaseTransport):
+    """The sandbox's real reply to one path, with `corrupt` applied to its JSON body."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: str, corrupt: Callable[[Any], Any]) -> None:
+        self.inner, self.path, self.corrupt = inner, path, corrupt
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path != self.path:
+            return response
+        await response.aread()
+        # json.dumps writes NaN as WB's JSON decoder would then read it (Python's json accepts it).
+        body = json.dumps(self.corrupt(response.json()), ensure_ascii=False).encode()
+        headers = {"content-type": "application/json"}
+        return httpx.Response(response.status_code, content=body, headers=headers, request=request)
+
+
+def corrupted_adapter(world: SandboxWorld, path: str, corrupt: Callable[[Any], Any]) -> WildberriesAdapter:
+    ref, secret = sandbox_account(world, "wb")
+    transport = Corrupting(httpx.ASGITransport(app=world.app("wildberries")), path, corrupt)
+    client = httpx.AsyncClient(transport=transport, base_url="http://wildberries.sandbox")
+    pacing = Pacing(limiter=None, account_key=f"wb:{ref.id}")
+    return WildberriesAdapter(ref, secret, client, pacing, RetryPolicy(max_attempts=1))
+
+
+async def test_bad_campaigns_in_a_reply_are_dropped_and_logged(
+    sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    def corrupt(body: Any) -> Any:
+        adverts = body["adverts"]
+        adverts[0]["id"] = "not-an-id"
+        adverts[1]["nm_settings"][0]["bids_kopecks"]["search"] = -100
+        adverts.append(dict(adverts[2]))  # the same campaign twice
+        return body
+
+    adapter = corrupted_adapter(sandbox_world, "/api/advert/v2/adverts", corrupt)
+    expected = world_campaigns(sandbox_world)
+    with caplog.at_level(logging.WARNING):
+        keywords = await adapter.get_keywords([str(i) for i in expected])
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("not a positive integer id" in m for m in messages)
+    assert any("negative" in m for m in messages)
+    assert any("appears twice" in m for m in messages)
+    campaigns_with_keywords = {k.campaign_external_id for k in keywords}
+    assert len(campaigns_with_keywords) == len(expected) - 1  # only the campaign without an id is lost
+    await adapter.aclose()
+
+
+async def test_bad_stats_items_are_dropped_and_the_rest_returned(
+    sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    day = today(sandbox_world)
+
+    def corrupt(body: Any) -> Any:
+        body[0]["days"][0]["sum"] = "12.50"
+        body[1]["days"][0]["views"] = float("nan")
+        return body
+
+    adapter = corrupted_adapter(sandbox_world, "/adv/v3/fullstats", corrupt)
+    ids = [str(i) for i, c in world_campaigns(sandbox_world).items() if c.status in ("7", "9", "11")]
+    with caplog.at_level(logging.WARNING):
+        snapshots = await adapter.get_campaign_stats(ids, day)
+    assert len(snapshots) == len(ids) - 2
+    assert len([r for r in caplog.records if "full stats: rejected" in r.getMessage()]) == 2
+    await adapter.aclose()
+
+
+async def test_bad_cluster_bid_replies_fail_only_their_items(
+    make_adapter: Factory, sandbox_world: SandboxWorld
+) -> None:
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    reader = wb(make_adapter)
+    clusters = [k for k in await reader.get_keywords([str(manual.id)]) if k.kind == "cluster"][:3]
+    await reader.aclose()
+
+    def corrupt(body: Any) -> Any:
+        body["success"][0]["advertId"] = None  # this item's outcome is unreadable
+        return body
+
+    adapter = corrupted_adapter(sandbox_world, "/api/advert/v1/normquery/bids", corrupt)
+    results = await adapter.set_bids([BidChange(str(manual.id), k.external_id, 45_000) for k in clusters])
+    assert [r.ok for r in results] == [False, True, True]
+    assert "does not mention this item" in str(results[0].error)
     await adapter.aclose()
