@@ -388,5 +388,8 @@ def test_recommendation_levels_best_position_first() -> None:
         ],
     }
     assert _levels(cpc, None) == (900, 700, 400)
+    assert _levels({**cpc, "levels": cpc["levels"][0]}, None) == (900, 700, 400)  # type: ignore[index]
+    with pytest.raises(wp.BadItem):
+        _levels({"paymentType": "cpc", "levels": "high"}, None)
     with pytest.raises(wp.BadItem):
         _levels({"paymentType": "cpm", "base": {"top2": {"bidKopecks": -1}}}, None)

@@ -1023,8 +1023,12 @@ def _levels(body: Any, query: str | None) -> tuple[int, ...]:
     if not isinstance(body, Mapping):
         return ()
     if body.get("paymentType") == "cpc":
-        levels = body.get("levels") or []
-        ranges = levels[0] if isinstance(levels, list) and levels else {}
+        # The digest writes `levels{range1To2, ...}` (an object); the sandbox sends a list of one
+        # such object; the spec snapshot truncates the schema ("[MaxDepth]"). Accept both.
+        levels = body.get("levels") or {}
+        ranges = levels[0] if isinstance(levels, list) and levels else levels
+        if not isinstance(ranges, Mapping):
+            raise wp.BadItem(f"levels is neither an object nor a list of one: {levels!r}")
         names = ("range1To2", "range3To10", "range11To34")
         return tuple(wp.kopecks(wp.field(wp.field(ranges, n), "bidKopecks"), n) for n in names if n in ranges)
     if query is not None:
