@@ -16,6 +16,7 @@ from app.core.config import get_settings, reset_settings_cache
 from app.sandbox.market import SPEND, VIEWS
 from app.sandbox.server import SandboxWorld, ServerThread
 from app.sandbox.world import Campaign as WorldCampaign
+from app.services.marketing.adapters import get_adapter
 from app.services.marketing.adapters.base import (
     AuthError,
     BidChange,
@@ -581,4 +582,54 @@ async def test_bad_cluster_bid_replies_fail_only_their_items(
     results = await adapter.set_bids([BidChange(str(manual.id), k.external_id, 45_000) for k in clusters])
     assert [r.ok for r in results] == [False, True, True]
     assert "does not mention this item" in str(results[0].error)
+    await adapter.aclose()
+
+
+async def test_a_base_token_sets_cluster_bids_in_whole_rubles(
+    sandbox_world: SandboxWorld, shared_redis: Any, sent_requests: list[httpx.Request]
+) -> None:
+    ref, _ = sandbox_account(sandbox_world, "wb")
+    owner = sandbox_world.sandbox.world.accounts[ref.id]
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+
+    async def record(request: httpx.Request) -> None:
+        sent_requests.append(request)
+
+    client = sandbox_world.client("wildberries", event_hooks={"request": [record]})
+    adapter = get_adapter(
+        "wb", ref, client=client, redis_client=shared_redis, credentials={"token": owner.wb_tokens["base"]}
+    )
+    assert isinstance(adapter, WildberriesAdapter)
+    assert adapter.token_type == WbTokenType.BASE
+    assert adapter._transport.pacing.limit_key == "base"
+    clusters = [k for k in await adapter.get_keywords([str(manual.id)]) if k.kind == "cluster"]
+    results = await adapter.set_bids(
+        [
+            BidChange(str(manual.id), clusters[0].external_id, 41_000),
+            BidChange(str(manual.id), clusters[1].external_id, 41_050),
+        ]
+    )
+    assert [r.ok for r in results] == [True, False]
+    assert "not a whole number of rubles" in str(results[1].error)
+    sent = [json.loads(r.content) for r in sent_requests if r.url.path == "/adv/v0/normquery/bids"]
+    assert sent == [
+        {
+            "bids": [
+                {
+                    "advert_id": manual.id,
+                    "nm_id": int(str(clusters[0].product_id)),
+                    "norm_query": clusters[0].keyword,
+                    "bid": 410,
+                }
+            ]
+        }
+    ]
+    effects = [
+        e.effect
+        for e in sandbox_world.sandbox.effects.since(0)
+        if e.effect.get("action") == "set_cluster_bids"
+    ]
+    assert [b["bid_kopecks"] for e in effects for b in e["bids"]] == [41_000]
+    assert not [r for r in sent_requests if r.url.path == "/api/advert/v1/normquery/bids"]
+    assert check_requests("wb", sent_requests) == len(sent_requests)
     await adapter.aclose()
