@@ -89,6 +89,15 @@ def test_counters_are_non_negative_integers() -> None:
             wp.counter(bad, "views")
 
 
+def test_average_position_is_unknown_when_not_shown() -> None:
+    assert wp.average_position(3.4) == 3.4
+    assert wp.average_position(0) is None
+    assert wp.average_position(None) is None
+    for bad in (-1, "2", math.nan):
+        with pytest.raises(wp.BadItem):
+            wp.average_position(bad)
+
+
 def test_wb_day_reads_both_date_forms() -> None:
     assert wp.wb_day("2026-11-29") == DAY
     assert wp.wb_day("2026-11-29T00:00:00+03:00") == DAY

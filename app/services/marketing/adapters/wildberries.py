@@ -12,7 +12,7 @@ import contextvars
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -183,8 +183,7 @@ def cluster_day_stats(advert_id: int, nm_id: int, entry: Any, day: date) -> Stat
         return None
     stat = wp.field(entry, "stat")
     query = wp.text(wp.field(stat, "normQuery"), "normQuery")
-    avg_pos = stat.get("avgPos")
-    position = float(wp._number(avg_pos, "avgPos")) if avg_pos is not None else None
+    position = wp.average_position(stat.get("avgPos"))
     return StatsSnapshot(
         campaign_external_id=str(advert_id),
         keyword_external_id=wp.cluster_id(nm_id, query),
@@ -196,7 +195,7 @@ def cluster_day_stats(advert_id: int, nm_id: int, entry: Any, day: date) -> Stat
         orders=wp.counter(wp.field(stat, "orders"), "orders"),
         spent=wp.rubles_to_kopecks(wp.field(stat, "spend"), "spend"),
         revenue=0,  # cluster statistics carry no order value
-        avg_position=position if position else None,
+        avg_position=position,
         raw=dict(stat),
     )
 
@@ -684,7 +683,9 @@ class WildberriesAdapter:
     async def resume_campaign(self, campaign_id: str) -> None:
         await self._change_status(campaign_id, self._start, wp.WB_ACTIVE, "start campaign")
 
-    async def _change_status(self, campaign_id: str, call: Any, target: int, operation: str) -> None:
+    async def _change_status(
+        self, campaign_id: str, call: Callable[[int], Awaitable[Any]], target: int, operation: str
+    ) -> None:
         advert_id = _advert_id(campaign_id, operation)
         try:
             await call(advert_id)

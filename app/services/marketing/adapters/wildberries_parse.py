@@ -97,6 +97,16 @@ def optional_counter(value: Any, what: str) -> int:
     return 0 if value is None else counter(value, what)
 
 
+def average_position(value: Any) -> float | None:
+    """WB `avgPos`: a position ≥ 1, or 0/null when the item was not shown (then unknown)."""
+    if value is None:
+        return None
+    position = _number(value, "avgPos")
+    if position < 0:
+        raise BadItem(f"avgPos is negative: {value!r}")
+    return float(position) if position >= 1 else None
+
+
 def identifier(value: Any, what: str) -> int:
     """A positive integer id (advert id, nm id)."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
