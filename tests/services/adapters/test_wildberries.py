@@ -119,6 +119,7 @@ async def test_keywords_are_nm_bids_and_search_clusters_with_current_bids(
     clusters = [k for k in keywords if k.kind == "cluster"]
     assert clusters, "the seeded world has clusters with enough views"
     assert {k.status for k in clusters} <= {"active", "excluded"}
+    assert {expected[int(k.campaign_external_id)].kind for k in clusters} == {"9"}  # legacy types have none
     assert check_requests("wb", sent_requests) == len(sent_requests)
     await adapter.aclose()
 
@@ -460,6 +461,7 @@ async def test_a_429_from_the_marketplace_is_honoured_then_succeeds(
 # --- over real HTTP ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"])
 async def test_reads_and_writes_over_real_http(
     make_adapter: Factory,
     sandbox_world: SandboxWorld,

@@ -412,7 +412,7 @@ class WildberriesAdapter:
     async def get_keywords(self, campaign_ids: Sequence[str]) -> list[Keyword]:
         adverts = await self._details_of(campaign_ids)
         keywords = [kw for advert in adverts.values() for kw in _nm_keywords(advert)]
-        pairs = [(a.id, nm) for a in adverts.values() for nm in a.nm_bids]
+        pairs = await self._cluster_pairs(adverts)
         clusters = await self._cluster_lists(pairs)
         bids = await self._cluster_bids(pairs)
         for (advert_id, nm_id), (active, excluded) in clusters.items():
@@ -432,6 +432,16 @@ class WildberriesAdapter:
                     )
                 )
         return keywords
+
+    async def _cluster_pairs(self, adverts: Mapping[int, Advert]) -> list[tuple[int, int]]:
+        """The (advert, nm) pairs that have search clusters: every nm of type-9 campaigns (the
+        normquery methods; legacy types 4–8 have none or need nm_id 0 — marketplace-apis.md §1.3).
+        The type is only in GET /adv/v1/promotion/count, one call."""
+        if not adverts:
+            return []
+        index = await self._campaign_index()
+        type9 = [a for a in adverts.values() if index.get(a.id, (0, 0))[0] == wp.WB_TYPE_UNIFIED_OR_MANUAL]
+        return [(a.id, nm) for a in type9 for nm in a.nm_bids]
 
     async def _cluster_lists(
         self, pairs: Sequence[tuple[int, int]]
@@ -501,7 +511,7 @@ class WildberriesAdapter:
 
     async def get_keyword_stats(self, campaign_ids: Sequence[str], day: date) -> list[StatsSnapshot]:
         adverts = await self._details_of(campaign_ids)
-        pairs = [(a.id, nm) for a in adverts.values() for nm in a.nm_bids]
+        pairs = await self._cluster_pairs(adverts)
         out: list[StatsSnapshot] = []
         seen: set[tuple[str, str | None]] = set()
         for part in chunks(pairs, MAX_NORMQUERY_ITEMS):
