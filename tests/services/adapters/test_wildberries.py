@@ -635,3 +635,30 @@ async def test_a_base_token_sets_cluster_bids_in_whole_rubles(
     assert not [r for r in sent_requests if r.url.path == "/api/advert/v1/normquery/bids"]
     assert check_requests("wb", sent_requests) == len(sent_requests)
     await adapter.aclose()
+
+
+async def test_a_bid_applied_but_unanswered_is_resent_safely_because_bids_are_absolute(
+    make_adapter: Factory,
+    sandbox_world: SandboxWorld,
+    sandbox_server: ServerThread,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_TIMEOUT", "0.5")
+    reset_settings_cache()
+    adapter = wb(make_adapter, base_url=sandbox_server.url("wildberries"))
+    manual = find_campaign(sandbox_world, status="9", bid_type="manual", payment_type="cpm")
+    nm = next(k for k in await adapter.get_keywords([str(manual.id)]) if k.kind == "nm")
+    await add_fault(sandbox_world, path="/api/advert/v1/bids", kind="apply_then_timeout", delay_s=3, count=1)
+    results = await adapter.set_bids([BidChange(nm.campaign_external_id, nm.external_id, 70_000)])
+    assert results[0].ok
+    assert len(paths(sent_requests, "/api/advert/v1/bids")) == 2
+    applied = [
+        b["bid_kopecks"]
+        for e in sandbox_world.sandbox.effects.since(0)
+        if e.effect.get("action") == "set_nm_bids"
+        for b in e.effect["bids"]
+    ]
+    assert applied == [70_000, 70_000]  # the same absolute value twice, never a drift
+    await adapter.aclose()
+    assert adapter._http.is_closed
