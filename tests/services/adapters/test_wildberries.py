@@ -148,6 +148,17 @@ async def test_campaign_stats_are_the_days_counters_with_money_in_kopecks(
     await adapter.aclose()
 
 
+async def test_campaigns_without_statistics_give_no_snapshots_not_an_error(
+    make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    # WB answers 400 "invalid ids" when none of the ids has statistics (drafts, unknown ids).
+    adapter = wb(make_adapter)
+    draft = find_campaign(sandbox_world, status="4")
+    assert await adapter.get_campaign_stats([str(draft.id), "999"], today(sandbox_world)) == []
+    assert len(paths(sent_requests, "/adv/v3/fullstats")) == 1
+    await adapter.aclose()
+
+
 async def test_keyword_stats_are_cluster_counters_of_the_day(
     make_adapter: Factory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
