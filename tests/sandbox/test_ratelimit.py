@@ -32,7 +32,7 @@ async def test_wb_burst_then_429_then_retry_after_the_advertised_wait(
     assert remaining == [4, 3, 2, 1, 0]
     limited = await wb.get("/adv/v1/balance", headers=h)
     assert limited.status_code == 429
-    contract.wildberries().check(limited)
+    contract.validate("wildberries", limited)
     assert limited.headers["content-type"].startswith("application/problem+json")
     assert limited.json()["title"] == "too many requests" and limited.json()["status"] == 429
     assert "X-Ratelimit-Remaining" not in limited.headers
@@ -99,7 +99,7 @@ async def test_ym_resource_limit_gives_420_until_the_window_ends() -> None:
         assert remaining == [4, 3, 2, 1, 0]
         limited = await ym.post(path, json={}, headers=h)
         assert limited.status_code == 420
-        contract.yandex_market().check(limited, path_pattern="/v2/businesses/{businessId}/bids/info")
+        contract.validate("yandex_market", limited, path_pattern="/v2/businesses/{businessId}/bids/info")
         assert limited.json()["status"] == "ERROR" and limited.json()["errors"][0]["code"] == "LIMIT_EXCEEDED"
         assert limited.headers["X-RateLimit-Resource-Limit"] == "5"
         until = parsedate_to_datetime(limited.headers["X-RateLimit-Resource-Until"])
