@@ -29,7 +29,7 @@ async def checked(
     client: httpx.AsyncClient, method: str, path: str, pattern: str | None = None, **kwargs: Any
 ) -> httpx.Response:
     reply = await client.request(method, path, **kwargs)
-    contract.ozon().check(reply, path_pattern=pattern)
+    contract.validate("ozon", reply, path_pattern=pattern)
     assert reply.status_code < 500, reply.text
     return reply
 

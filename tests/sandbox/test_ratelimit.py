@@ -32,7 +32,7 @@ async def test_wb_burst_then_429_then_retry_after_the_advertised_wait(
     assert remaining == [4, 3, 2, 1, 0]
     limited = await wb.get("/adv/v1/balance", headers=h)
     assert limited.status_code == 429
-    contract.wildberries().check(limited)
+    contract.validate("wildberries", limited)
     assert limited.headers["content-type"].startswith("application/problem+json")
     assert limited.json()["title"] == "too many requests" and limited.json()["status"] == 429
     assert "X-Ratelimit-Remaining" not in limited.headers
@@ -99,7 +99,7 @@ async def test_ym_resource_limit_gives_420_until_the_window_ends() -> None:
         assert remaining == [4, 3, 2, 1, 0]
         limited = await ym.post(path, json={}, headers=h)
         assert limited.status_code == 420
-        contract.yandex_market().check(limited, path_pattern="/v2/businesses/{businessId}/bids/info")
+        contract.validate("yandex_market", limited, path_pattern="/v2/businesses/{businessId}/bids/info")
         assert limited.json()["status"] == "ERROR" and limited.json()["errors"][0]["code"] == "LIMIT_EXCEEDED"
         assert limited.headers["X-RateLimit-Resource-Limit"] == "5"
         until = parsedate_to_datetime(limited.headers["X-RateLimit-Resource-Until"])
@@ -121,9 +121,8 @@ def test_token_bucket_refills_at_the_interval() -> None:
 async def test_optional_client_error_cost(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
     h = wb_headers(world)
     assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 0})).status_code == 400
-    assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 10})).json() == {
-        "wb_client_error_cost": 10
-    }
+    settings = (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 10})).json()
+    assert settings == {"wb_client_error_cost": 10, "ym_service_time_s": 0.01}
     # GET /adv/v1/budget: 4 per second, burst 4. One bad call costs 10 requests: 4 - 10 leaves the
     # bucket 6 in debt, so the next call waits 7 intervals of 250 ms (1.75 s, announced as 2).
     bad = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)

@@ -30,7 +30,7 @@ def campaigns(world: SandboxWorld, **match: str) -> list[Any]:
 
 async def checked(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
     reply = await client.request(method, path, **kwargs)
-    contract.wildberries().check(reply)
+    contract.validate("wildberries", reply)
     assert reply.status_code < 500, reply.text
     return reply
 
@@ -74,7 +74,7 @@ async def test_auth_errors_are_problem_json(world: SandboxWorld, wb: httpx.Async
     )
     assert base.status_code == 403
     as_401 = httpx.Response(401, headers=base.headers, content=base.content, request=base.request)
-    contract.wildberries().check(as_401)
+    contract.validate("wildberries", as_401)
 
 
 async def test_status_machine(world: SandboxWorld, wb: httpx.AsyncClient) -> None:

@@ -29,7 +29,7 @@ async def checked(
     client: httpx.AsyncClient, method: str, path: str, pattern: str, **kwargs: Any
 ) -> httpx.Response:
     reply = await client.request(method, path, **kwargs)
-    contract.yandex_market().check(reply, path_pattern=pattern)
+    contract.validate("yandex_market", reply, path_pattern=pattern)
     assert reply.status_code < 500, reply.text
     for header in (
         "X-RateLimit-Resource-Limit",
@@ -196,7 +196,7 @@ async def test_fifth_parallel_request_gets_420(world: SandboxWorld, ym: httpx.As
     codes = sorted(r.status_code for r in replies)
     assert codes.count(200) == 4 and codes.count(420) == 2
     refused = next(r for r in replies if r.status_code == 420)
-    contract.yandex_market().check(refused, path_pattern=INFO)
+    contract.validate("yandex_market", refused, path_pattern=INFO)
     assert "4 parallel requests" in refused.json()["errors"][0]["message"]
     # Sequential requests are fine again.
     assert (await ym.post(path, json={}, headers=h)).status_code == 200
