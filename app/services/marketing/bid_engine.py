@@ -14,8 +14,8 @@ in this order:
 6. the spec's minimum step: a change below 1 ₽ is not sent.
 
 Steps 4–5 override step 2: a bid outside the marketplace's or the campaign's limits is brought
-inside at once, and such a correction is sent whatever its size. No Celery, Redis, HTTP or
-database here (DESIGN.md §2).
+inside at once, and such a correction is sent whatever its size — also when the strategy
+holds for lack of data. No Celery, Redis, HTTP or database here (DESIGN.md §2).
 """
 
 from __future__ import annotations
@@ -99,11 +99,11 @@ class BidEngine:
         if not isinstance(params, CommonParams):  # only FixedParams lacks them, and it held above
             raise StrategyParamsError(f"strategy_type {params.strategy_type!r} has no bid strategy")
         proposal = STRATEGIES[params.strategy_type](ctx, params)
-        if proposal.target is None and self._outside_limits(ctx):
+        current = ctx.current_bid
+        if proposal.target is None and current is not None and self._outside_limits(ctx, current):
             # The strategy cannot say where to go, but a bid above a lowered max_bid (or below a
             # raised minimum) must not stay there: bring the current bid inside the limits.
-            assert ctx.current_bid is not None
-            draft = _Draft(ctx, proposal, ctx.current_bid, steps=["the current bid is outside the limits"])
+            draft = _Draft(ctx, proposal, current, steps=["the current bid is outside the limits"])
             return self._apply_limits(draft, params)
         if proposal.target is None:
             return BidDecision(
@@ -120,10 +120,7 @@ class BidEngine:
         return self._apply_limits(draft, params)
 
     @staticmethod
-    def _outside_limits(ctx: KeywordBidContext) -> bool:
-        current = ctx.current_bid
-        if current is None:
-            return False
+    def _outside_limits(ctx: KeywordBidContext, current: int) -> bool:
         ceilings = [c for c in (ctx.marketplace_max_bid, ctx.campaign_max_bid) if c is not None]
         return current < max(ctx.min_bid, 1) or any(current > c for c in ceilings)
 
