@@ -14,8 +14,8 @@ in this order:
 6. the spec's minimum step: a change below 1 ₽ is not sent.
 
 Steps 4–5 override step 2: a bid outside the marketplace's or the campaign's limits is brought
-inside at once, and such a correction is sent whatever its size. No Celery, Redis, HTTP or
-database here (DESIGN.md §2).
+inside at once, and such a correction is sent whatever its size — also when the strategy
+holds for lack of data. No Celery, Redis, HTTP or database here (DESIGN.md §2).
 """
 
 from __future__ import annotations
@@ -96,8 +96,15 @@ class BidEngine:
         if untouched is not None:
             return untouched
         params = ctx.strategy
-        assert isinstance(params, CommonParams)  # FixedParams returned above
+        if not isinstance(params, CommonParams):  # only FixedParams lacks them, and it held above
+            raise StrategyParamsError(f"strategy_type {params.strategy_type!r} has no bid strategy")
         proposal = STRATEGIES[params.strategy_type](ctx, params)
+        current = ctx.current_bid
+        if proposal.target is None and current is not None and self._outside_limits(ctx, current):
+            # The strategy cannot say where to go, but a bid above a lowered max_bid (or below a
+            # raised minimum) must not stay there: bring the current bid inside the limits.
+            draft = _Draft(ctx, proposal, current, steps=["the current bid is outside the limits"])
+            return self._apply_limits(draft, params)
         if proposal.target is None:
             return BidDecision(
                 action=BidAction.HOLD,
@@ -113,6 +120,11 @@ class BidEngine:
         return self._apply_limits(draft, params)
 
     @staticmethod
+    def _outside_limits(ctx: KeywordBidContext, current: int) -> bool:
+        ceilings = [c for c in (ctx.marketplace_max_bid, ctx.campaign_max_bid) if c is not None]
+        return current < max(ctx.min_bid, 1) or any(current > c for c in ceilings)
+
+    @staticmethod
     def _untouched(ctx: KeywordBidContext) -> BidDecision | None:
         strategy = ctx.strategy.strategy_type
         if not ctx.is_active:
@@ -121,8 +133,6 @@ class BidEngine:
             reason = "keyword bid is fixed by hand: not touched"
         elif strategy == StrategyType.FIXED:
             reason = "strategy fixed: bids are set by hand"
-        elif strategy not in STRATEGIES:
-            raise StrategyParamsError(f"strategy_type {strategy!r} has no bid strategy")
         else:
             return None
         return BidDecision(

@@ -27,26 +27,28 @@ from app.services.marketing.strategies.params import parse_strategy_params
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-def stats(minutes_old: int = 5, **counters: Any) -> PeriodStats:
-    return PeriodStats(collected_at=NOW - timedelta(minutes=minutes_old), **counters)
+def stats(minutes_old: int = 5, now: datetime = NOW, **counters: Any) -> PeriodStats:
+    return PeriodStats(collected_at=now - timedelta(minutes=minutes_old), **counters)
 
 
 def competitors(
-    *bids: int, minutes_old: int = 5, source: CompetitorSource = CompetitorSource.WATCHER
+    *bids: int, minutes_old: int = 5, source: CompetitorSource = CompetitorSource.WATCHER, now: datetime = NOW
 ) -> CompetitorData:
     """Competitor bids given from position 1 down."""
     return CompetitorData(
         source=source,
         bids=tuple(CompetitorBid(position=i, bid=bid) for i, bid in enumerate(bids, start=1)),
-        fetched_at=NOW - timedelta(minutes=minutes_old),
+        fetched_at=now - timedelta(minutes=minutes_old),
     )
 
 
-def recommendations(*pairs: tuple[int, int | None], minutes_old: int = 60) -> MarketplaceRecommendations:
+def recommendations(
+    *pairs: tuple[int, int | None], minutes_old: int = 60, now: datetime = NOW
+) -> MarketplaceRecommendations:
     """(bid, position) pairs; position None = a plain competitive bid."""
     return MarketplaceRecommendations(
         bids=tuple(RecommendedBid(bid=bid, position=pos) for bid, pos in pairs),
-        fetched_at=NOW - timedelta(minutes=minutes_old),
+        fetched_at=now - timedelta(minutes=minutes_old),
     )
 
 

@@ -196,3 +196,30 @@ class TestStaleStats:
 def test_decision_names_the_competitor_source() -> None:
     decision = engine.calculate_bid(keyword(competitors=AUCTION))
     assert decision.competitor_source == CompetitorSource.WATCHER
+
+
+class TestLimitsWhenTheStrategyHolds:
+    """No competitor data: the strategy holds, but a bid outside the limits must not stay there."""
+
+    def test_bid_above_a_lowered_max_bid_comes_down_to_it(self) -> None:
+        decision = engine.calculate_bid(keyword(current_bid=30_000, campaign_max_bid=20_000))
+        assert (decision.action, decision.new_bid, decision.capped) == (BidAction.SET, 20_000, True)
+        assert decision.reason == (
+            "target position 3: no fresh competitor bids and no marketplace recommendation: holding; "
+            "the current bid is outside the limits; capped at campaign max_bid 200.00 ₽; 300.00 ₽ → 200.00 ₽"
+        )
+
+    def test_bid_below_a_raised_minimum_goes_up_to_it(self) -> None:
+        decision = engine.calculate_bid(keyword(current_bid=10_000))
+        assert (decision.action, decision.new_bid) == (BidAction.SET, 15_000)
+
+    def test_with_stale_stats_a_bid_below_the_minimum_is_not_raised(self) -> None:
+        decision = engine.calculate_bid(keyword(current_bid=10_000, today=stats(minutes_old=90)))
+        assert decision.action == BidAction.HOLD
+
+    def test_inside_the_limits_it_just_holds(self) -> None:
+        decision = engine.calculate_bid(keyword(current_bid=20_000, campaign_max_bid=30_000))
+        assert (decision.action, decision.reason) == (
+            BidAction.HOLD,
+            "target position 3: no fresh competitor bids and no marketplace recommendation: holding",
+        )

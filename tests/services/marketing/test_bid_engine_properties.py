@@ -228,3 +228,14 @@ def test_capped_means_the_campaign_max_bid_cut_the_bid(ctx: KeywordBidContext) -
         and decision.new_bid < ctx.campaign_max_bid
     ):
         assert not decision.capped
+
+
+@PROPERTY
+@given(any_context)
+def test_a_bid_above_max_bid_never_survives_a_cycle(ctx: KeywordBidContext) -> None:
+    decision = decide(ctx)
+    floor, ceiling = limits(ctx)
+    managed = ctx.status == "active" and not ctx.is_fixed and ctx.strategy.strategy_type != "fixed"
+    if managed and ctx.current_bid is not None and ceiling is not None and floor <= ceiling < ctx.current_bid:
+        assert decision.action == BidAction.SET
+        assert decision.new_bid is not None and decision.new_bid <= ceiling
