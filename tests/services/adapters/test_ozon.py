@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -295,3 +295,218 @@ async def test_campaign_and_keyword_stats_of_one_moscow_day(
     assert calls(sent_requests, "GET", "/statistics/daily/json") == 1
     assert calls(sent_requests, "POST", "/statistics/products/sku") == 1
     check_requests("ozon", contract_requests(sent_requests))
+
+
+def advancing_sleep(world: SandboxWorld) -> Any:
+    """The report poller's sleep, moving the sandbox clock instead of waiting in real time."""
+
+    async def sleep(seconds: float) -> None:
+        world.sandbox.clock.advance(seconds)
+
+    return sleep
+
+
+async def test_report_flow_batches_ten_campaigns_and_matches_sync_stats(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = ozon(make_adapter)
+    adapter.sleep = advancing_sleep(sandbox_world)
+    day = today(sandbox_world) - timedelta(days=1)  # a closed day: its counters no longer move
+    ids = [str(c.id) for c in world_campaigns(sandbox_world)]
+    assert len(ids) > OZON_QUOTAS.report_max_campaigns
+    snapshots = await adapter.get_report_stats(ids, day, day)
+    assert calls(sent_requests, "POST", "/statistics/json") == math.ceil(
+        len(ids) / OZON_QUOTAS.report_max_campaigns
+    )
+    per_sku = {(s.campaign_external_id, s.keyword_external_id): s for s in snapshots if s.keyword_external_id}
+    totals = {s.campaign_external_id: s for s in snapshots if s.keyword_external_id is None}
+    assert set(totals) == set(ids)  # one "Всего" row per campaign, CSV and ZIP alike
+    sync = await adapter.get_keyword_stats(ids, day)
+    for row in sync:
+        report_row = per_sku[(row.campaign_external_id, row.keyword_external_id)]
+        assert (report_row.views, report_row.clicks, report_row.orders) == (row.views, row.clicks, row.orders)
+        assert (report_row.spent, report_row.revenue) == (row.spent, row.revenue)
+    polls = calls(sent_requests, "GET", "/api/client/statistics/") - calls(sent_requests, "GET", "/report")
+    assert polls >= 4  # NOT_STARTED / IN_PROGRESS seen, then OK
+    check_requests("ozon", contract_requests(sent_requests))
+
+
+async def test_reports_of_one_account_run_one_at_a_time(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    import asyncio
+
+    first, second = ozon(make_adapter), ozon(make_adapter)  # two workers, one account
+    for adapter in (first, second):
+        adapter.sleep = advancing_sleep(sandbox_world)
+    day = today(sandbox_world)
+    ids = [str(c.id) for c in world_campaigns(sandbox_world)][:2]
+    a, b = await asyncio.gather(
+        first.get_report_stats(ids[:1], day, day), second.get_report_stats(ids[1:], day, day)
+    )
+    assert {s.campaign_external_id for s in a} == {ids[0]} and {s.campaign_external_id for s in b} == {ids[1]}
+    # The sandbox answers 429 to a second running report; none was sent, so none was retried.
+    assert calls(sent_requests, "POST", "/statistics/json") == 2
+
+
+async def test_report_period_over_62_days_is_refused_before_sending(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = ozon(make_adapter)
+    day = today(sandbox_world)
+    with pytest.raises(PermanentError, match="1..62 days"):
+        await adapter.get_report_stats(["1"], day - timedelta(days=62), day)
+    assert not sent_requests
+
+
+async def test_report_in_error_state_is_a_permanent_error(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = ozon(make_adapter)
+    day = today(sandbox_world)
+    campaign = world_campaigns(sandbox_world)[0]
+
+    async def fail_reports(seconds: float) -> None:
+        for job in sandbox_world.sandbox.reports.values():
+            job.failed = True
+        sandbox_world.sandbox.clock.advance(seconds)
+
+    adapter.sleep = fail_reports
+    with pytest.raises(PermanentError, match="failed"):
+        await adapter.get_report_stats([str(campaign.id)], day, day)
+
+
+async def test_expired_token_is_refreshed_transparently(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = ozon(make_adapter)
+    await adapter.ping()
+    sandbox_world.sandbox.clock.advance(OZON_QUOTAS.token_lifetime_s + 1)  # the sandbox says 401
+    assert await adapter.list_campaigns()
+    assert calls(sent_requests, "POST", "/api/client/token") == 2
+
+
+async def test_token_is_renewed_a_minute_before_it_expires(
+    make_adapter: AdapterFactory, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = ozon(make_adapter)
+    now = [1000.0]
+    adapter.clock = lambda: now[0]
+    await adapter.ping()
+    now[0] += OZON_QUOTAS.token_lifetime_s - 120
+    await adapter.ping()
+    assert calls(sent_requests, "POST", "/api/client/token") == 1  # still fresh
+    now[0] += 61  # inside the last minute
+    await adapter.ping()
+    assert calls(sent_requests, "POST", "/api/client/token") == 2
+    assert calls(sent_requests, "GET", "/api/client/campaign") == 3  # no request met a 401
+
+
+async def test_wrong_secret_is_an_auth_error_without_secrets(
+    sandbox_world: SandboxWorld, shared_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.services.marketing.adapters import get_adapter
+    from tests.services.adapters.conftest import sandbox_account
+
+    caplog.set_level(logging.DEBUG)
+    ref, secret = sandbox_account(sandbox_world, "ozon")
+    wrong = {**secret, "client_secret": "not-the-secret"}
+    adapter = get_adapter(
+        "ozon", ref, client=sandbox_world.client("ozon"), redis_client=shared_redis, credentials=wrong
+    )
+    with pytest.raises(AuthError, match="invalid client_id or client_secret") as caught:
+        await adapter.ping()
+    assert caught.value.status == 401
+    assert "not-the-secret" not in str(caught.value) and "not-the-secret" not in caplog.text
+    with pytest.raises(AuthError, match="client_id and client_secret"):
+        get_adapter("ozon", ref, client=sandbox_world.client("ozon"), redis_client=shared_redis, credentials={})
+
+
+async def test_token_never_in_errors_or_logs(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    adapter = ozon(make_adapter)
+    await adapter.ping()
+    token = adapter._token
+    assert token
+    sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 403})
+    with pytest.raises(AuthError) as forbidden:
+        await adapter.list_campaigns()
+    sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 401, "count": 2})
+    with pytest.raises(AuthError) as unauthorized:
+        await adapter.list_campaigns()  # one refresh, then the 401 stands
+    sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 500, "count": 9})
+    with pytest.raises(TransientError) as broken:
+        await adapter.list_campaigns()
+    for error in (forbidden.value, unauthorized.value, broken.value):
+        assert token not in str(error) and (adapter._token or "") not in str(error)
+    assert token not in caplog.text and (adapter._token or "-") not in caplog.text
+    assert "Bearer" not in caplog.text
+
+
+async def test_injected_5xx_is_retried_then_typed(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
+) -> None:
+    adapter = ozon(make_adapter)
+    faults = sandbox_world.sandbox.faults
+    faults.add({"kind": "error", "path": "/api/client/campaign", "status": 502, "count": 2})
+    assert await adapter.list_campaigns()  # two failures, third attempt answers
+    assert calls(sent_requests, "GET", "/api/client/campaign") == 3
+    faults.add({"kind": "error", "path": "/api/client/campaign", "status": 503, "count": 50})
+    before = calls(sent_requests, "GET", "/api/client/campaign")
+    with pytest.raises(TransientError, match=r"ozon list campaigns \(HTTP 503\): injected fault") as caught:
+        await adapter.list_campaigns()
+    assert caught.value.retryable
+    from app.core.config import get_settings
+
+    assert calls(sent_requests, "GET", "/api/client/campaign") - before == get_settings().HTTP_MAX_ATTEMPTS
+    faults.clear()
+
+
+async def test_malformed_body_is_retried_then_typed(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = ozon(make_adapter)
+    faults = sandbox_world.sandbox.faults
+    campaign = world_campaigns(sandbox_world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[0]
+    faults.add({"kind": "malformed", "path": f"/api/client/campaign/{campaign.id}/v2/products", "count": 1})
+    assert await adapter.get_keywords([str(campaign.id)])
+    faults.add({"kind": "malformed", "path": "/api/client/statistics/products/sku", "count": 50})
+    with pytest.raises(TransientError, match="malformed JSON"):
+        await adapter.get_keyword_stats([str(campaign.id)], today(sandbox_world))
+    faults.clear()
+
+
+async def test_over_real_http_with_timeouts(
+    make_adapter: AdapterFactory,
+    sandbox_world: SandboxWorld,
+    sandbox_server: ServerThread,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.core.config import reset_settings_cache
+
+    monkeypatch.setenv("HTTP_TIMEOUT", "0.5")
+    reset_settings_cache()
+    adapter = ozon(make_adapter, base_url=sandbox_server.url("ozon"))
+    campaigns = await adapter.list_campaigns()
+    assert len(campaigns) == len(world_campaigns(sandbox_world))
+    campaign = world_campaigns(sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING")[0]
+    keywords = await adapter.get_keywords([str(campaign.id)])
+    results = await adapter.set_bids([BidChange(k.campaign_external_id, k.external_id, 1700) for k in keywords])
+    assert all(r.ok for r in results)
+    assert all(item.bids["cpc"] == 1700 for item in campaign.items.values())
+    faults = sandbox_world.sandbox.faults
+    faults.add({"kind": "timeout", "path": "/api/client/campaign", "delay_s": 3, "count": 1})
+    assert await adapter.list_campaigns()  # one timeout, then an answer
+    faults.add({"kind": "timeout", "path": "/api/client/campaign", "delay_s": 3, "count": 50})
+    with pytest.raises(TransientError, match="timeout"):
+        await adapter.ping()
+    faults.clear()
+    check_requests("ozon", contract_requests(sent_requests))
+    await adapter.aclose()
+
+
+async def test_adapter_satisfies_the_protocol(make_adapter: AdapterFactory) -> None:
+    assert isinstance(ozon(make_adapter), MarketplaceAdapter)
