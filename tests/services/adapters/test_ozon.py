@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.clock import moscow_today
 from app.sandbox.market import ATBS, SPEND, VIEWS
 from app.sandbox.server import SandboxWorld, ServerThread
 from app.services.marketing.adapters.base import (
@@ -19,6 +18,7 @@ from app.services.marketing.adapters.base import (
     BidChange,
     MarketplaceAdapter,
     PermanentError,
+    StatsSnapshot,
     TransientError,
 )
 from app.services.marketing.adapters.limits import OZON_QUOTAS, Marketplace
@@ -195,7 +195,9 @@ async def test_set_bids_sends_micro_rubles_and_reports_each_item(
     make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
     adapter = ozon(make_adapter)
-    campaign = world_campaigns(sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING")[0]
+    campaign = world_campaigns(
+        sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING"
+    )[0]
     cid = str(campaign.id)
     a, b, c, d = (str(s) for s in sorted(campaign.items))
     changes = [
@@ -291,7 +293,11 @@ async def test_campaign_and_keyword_stats_of_one_moscow_day(
     market = sandbox_world.sandbox.market
     for s in keyword_stats:
         values = market.totals(int(s.campaign_external_id), day, int(s.keyword_external_id or 0))
-        assert (s.spent, s.views, s.add_to_cart) == (int(values[SPEND]), int(values[VIEWS]), int(values[ATBS]))
+        assert (s.spent, s.views, s.add_to_cart) == (
+            int(values[SPEND]),
+            int(values[VIEWS]),
+            int(values[ATBS]),
+        )
     assert calls(sent_requests, "GET", "/statistics/daily/json") == 1
     assert calls(sent_requests, "POST", "/statistics/products/sku") == 1
     check_requests("ozon", contract_requests(sent_requests))
@@ -318,7 +324,9 @@ async def test_report_flow_batches_ten_campaigns_and_matches_sync_stats(
     assert calls(sent_requests, "POST", "/statistics/json") == math.ceil(
         len(ids) / OZON_QUOTAS.report_max_campaigns
     )
-    per_sku = {(s.campaign_external_id, s.keyword_external_id): s for s in snapshots if s.keyword_external_id}
+    per_sku: dict[tuple[str, str | None], StatsSnapshot] = {
+        (s.campaign_external_id, s.keyword_external_id): s for s in snapshots if s.keyword_external_id
+    }
     totals = {s.campaign_external_id: s for s in snapshots if s.keyword_external_id is None}
     assert set(totals) == set(ids)  # one "Всего" row per campaign, CSV and ZIP alike
     sync = await adapter.get_keyword_stats(ids, day)
@@ -354,7 +362,7 @@ async def test_report_period_over_62_days_is_refused_before_sending(
 ) -> None:
     adapter = ozon(make_adapter)
     day = today(sandbox_world)
-    with pytest.raises(PermanentError, match="1..62 days"):
+    with pytest.raises(PermanentError, match=r"1\.\.62 days"):
         await adapter.get_report_stats(["1"], day - timedelta(days=62), day)
     assert not sent_requests
 
@@ -419,7 +427,9 @@ async def test_wrong_secret_is_an_auth_error_without_secrets(
     assert caught.value.status == 401
     assert "not-the-secret" not in str(caught.value) and "not-the-secret" not in caplog.text
     with pytest.raises(AuthError, match="client_id and client_secret"):
-        get_adapter("ozon", ref, client=sandbox_world.client("ozon"), redis_client=shared_redis, credentials={})
+        get_adapter(
+            "ozon", ref, client=sandbox_world.client("ozon"), redis_client=shared_redis, credentials={}
+        )
 
 
 async def test_token_never_in_errors_or_logs(
@@ -433,10 +443,14 @@ async def test_token_never_in_errors_or_logs(
     sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 403})
     with pytest.raises(AuthError) as forbidden:
         await adapter.list_campaigns()
-    sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 401, "count": 2})
+    sandbox_world.sandbox.faults.add(
+        {"kind": "error", "path": "/api/client/campaign", "status": 401, "count": 2}
+    )
     with pytest.raises(AuthError) as unauthorized:
         await adapter.list_campaigns()  # one refresh, then the 401 stands
-    sandbox_world.sandbox.faults.add({"kind": "error", "path": "/api/client/campaign", "status": 500, "count": 9})
+    sandbox_world.sandbox.faults.add(
+        {"kind": "error", "path": "/api/client/campaign", "status": 500, "count": 9}
+    )
     with pytest.raises(TransientError) as broken:
         await adapter.list_campaigns()
     for error in (forbidden.value, unauthorized.value, broken.value):
@@ -492,9 +506,13 @@ async def test_over_real_http_with_timeouts(
     adapter = ozon(make_adapter, base_url=sandbox_server.url("ozon"))
     campaigns = await adapter.list_campaigns()
     assert len(campaigns) == len(world_campaigns(sandbox_world))
-    campaign = world_campaigns(sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING")[0]
+    campaign = world_campaigns(
+        sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING"
+    )[0]
     keywords = await adapter.get_keywords([str(campaign.id)])
-    results = await adapter.set_bids([BidChange(k.campaign_external_id, k.external_id, 1700) for k in keywords])
+    results = await adapter.set_bids(
+        [BidChange(k.campaign_external_id, k.external_id, 1700) for k in keywords]
+    )
     assert all(r.ok for r in results)
     assert all(item.bids["cpc"] == 1700 for item in campaign.items.values())
     faults = sandbox_world.sandbox.faults

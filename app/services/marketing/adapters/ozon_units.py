@@ -61,8 +61,8 @@ def _non_negative_int(value: Any, field: str) -> int:
         raise BadValue(f"{field}: expected an unsigned integer, got {value!r}")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        number = int(value)
+    elif isinstance(value, str) and value.removeprefix("-").isascii() and value.removeprefix("-").isdigit():
+        number = int(value)  # "-5" parses, to be refused below as negative rather than as a word
     else:
         raise BadValue(f"{field}: expected an unsigned integer, got {value!r}")
     if number < 0:
