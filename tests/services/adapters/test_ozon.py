@@ -93,6 +93,7 @@ def effects(world: SandboxWorld, action: str) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)
 async def test_ping_and_list_campaigns_map_states_types_and_money(
     make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
@@ -167,6 +168,7 @@ async def test_get_keywords_skips_a_campaign_the_marketplace_refuses(
     assert "campaign 999 not found" in caplog.text
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)
 async def test_batches_are_at_the_documented_maximum(
     make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
@@ -312,6 +314,7 @@ def advancing_sleep(world: SandboxWorld) -> Any:
     return sleep
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)
 async def test_report_flow_batches_ten_campaigns_and_matches_sync_stats(
     make_adapter: AdapterFactory, sandbox_world: SandboxWorld, sent_requests: list[httpx.Request]
 ) -> None:
@@ -492,6 +495,7 @@ async def test_malformed_body_is_retried_then_typed(
     faults.clear()
 
 
+@pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)
 async def test_over_real_http_with_timeouts(
     make_adapter: AdapterFactory,
     sandbox_world: SandboxWorld,
@@ -528,3 +532,26 @@ async def test_over_real_http_with_timeouts(
 
 async def test_adapter_satisfies_the_protocol(make_adapter: AdapterFactory) -> None:
     assert isinstance(ozon(make_adapter), MarketplaceAdapter)
+
+
+async def test_paging_stops_when_the_server_ignores_the_page_number(
+    make_adapter: AdapterFactory,
+    sandbox_world: SandboxWorld,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.services.marketing.adapters import ozon as ozon_module
+
+    campaign = world_campaigns(sandbox_world, kind="SKU", payment_type="CPC")[0]
+    grow_campaign(sandbox_world, campaign, 20)
+    adapter = ozon(make_adapter)
+    real = adapter.api.products
+
+    async def always_first_page(campaign_id: str, page: int, page_size: int) -> Any:
+        return await real(campaign_id, 1, page_size)
+
+    adapter.api.products = always_first_page  # type: ignore[method-assign]
+    monkeypatch.setattr(ozon_module, "PRODUCT_PAGE_SIZE", 20)  # a full page: a second is asked for
+    keywords = await adapter.get_keywords([str(campaign.id)])
+    assert len(keywords) == 20
+    assert calls(sent_requests, "GET", "/v2/products") == 2

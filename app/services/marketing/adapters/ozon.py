@@ -321,12 +321,13 @@ class OzonAdapter:
 
     async def _all_campaign_items(self) -> list[Any]:
         items: list[Any] = []
+        seen: set[str] = set()
         page = 1
         while True:
             body = await self.api.campaigns(page, CAMPAIGN_PAGE_SIZE)
             chunk = _list_field(body, "list", "campaign list")
             items.extend(chunk)
-            if len(chunk) < CAMPAIGN_PAGE_SIZE:
+            if _last_page(chunk, CAMPAIGN_PAGE_SIZE, "id", seen):
                 return items
             page += 1
 
@@ -340,6 +341,7 @@ class OzonAdapter:
 
     async def _campaign_products(self, campaign_id: str, *, skip_refused: bool = False) -> list[Keyword]:
         out: list[Keyword] = []
+        seen: set[str] = set()
         page = 1
         while True:
             try:
@@ -351,7 +353,7 @@ class OzonAdapter:
                 return []
             raw = _list_field(body, "products", "product list")
             out.extend(parse_each("product", raw, product_parser(campaign_id)))
-            if len(raw) < PRODUCT_PAGE_SIZE:
+            if _last_page(raw, PRODUCT_PAGE_SIZE, "sku", seen):
                 return unique("product", out, lambda k: k.external_id)
             page += 1
 
@@ -642,6 +644,15 @@ def _list_field(body: Any, field: str, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise TransientError(MARKETPLACE, what, f"malformed reply: `{field}` is not an array")
     return value
+
+
+def _last_page(chunk: list[Any], page_size: int, id_field: str, seen: set[str]) -> bool:
+    """A short page ends the list; so does a full page with no new id (a server that ignores
+    `page` would otherwise be read forever)."""
+    ids = {str(item.get(id_field)) for item in chunk if isinstance(item, Mapping)}
+    fresh = ids - seen
+    seen.update(ids)
+    return len(chunk) < page_size or not fresh
 
 
 def _distinct(ids: Iterable[str]) -> list[str]:
