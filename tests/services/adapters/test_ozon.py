@@ -555,3 +555,23 @@ async def test_paging_stops_when_the_server_ignores_the_page_number(
     keywords = await adapter.get_keywords([str(campaign.id)])
     assert len(keywords) == 20
     assert calls(sent_requests, "GET", "/v2/products") == 2
+
+
+async def test_a_message_echoing_the_token_is_scrubbed(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = ozon(make_adapter)
+    await adapter.ping()
+    token = adapter._token or ""
+    sandbox_world.sandbox.clock.advance(OZON_QUOTAS.token_lifetime_s + 1)
+    await adapter.ping()  # a second token; the first may still appear in a late error
+    for leaked in (token, adapter._token or ""):
+        echo = PermanentError("ozon", "set bids", f"bad header Bearer {leaked}", 400)
+
+        async def fail() -> None:
+            raise echo
+
+        with pytest.raises(PermanentError) as caught:
+            await adapter._guard(fail())
+        assert leaked not in str(caught.value) and leaked not in caught.value.detail
+        assert "<token>" in str(caught.value) and caught.value.status == 400

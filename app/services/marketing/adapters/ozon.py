@@ -236,6 +236,8 @@ class OzonAdapter:
         self._pacing = pacing
         self._token: str | None = None
         self._token_expires = 0.0
+        # Tokens handed out to this instance, kept only to scrub them from error texts.
+        self._issued: list[str] = []
         self._token_lock = asyncio.Lock()
         self._local_report_lock = asyncio.Lock()
         # Seams for tests: the monotonic clock of the token and the sleep between report polls.
@@ -256,11 +258,10 @@ class OzonAdapter:
     async def _access_token(self) -> str:
         async with self._token_lock:
             if self._token is None or self.clock() >= self._token_expires - TOKEN_REFRESH_MARGIN_S:
-                await self._fetch_token()
-            assert self._token is not None
+                self._token = await self._fetch_token()
             return self._token
 
-    async def _fetch_token(self) -> None:
+    async def _fetch_token(self) -> str:
         # Reference: POST /api/client/token (tag "Token": client_credentials → Bearer, expires_in).
         # The body carries the secret: it goes through a transport that logs no bodies.
         reply = await self._token_transport.request(
@@ -281,8 +282,9 @@ class OzonAdapter:
             lifetime = float(parse_count(body.get("expires_in", OZON_QUOTAS.token_lifetime_s), "expires_in"))
         except BadValue:
             lifetime = float(OZON_QUOTAS.token_lifetime_s)
-        self._token = token
         self._token_expires = self.clock() + lifetime
+        self._issued = [*self._issued[-1:], token]
+        return token
 
     async def _drop_token(self) -> None:
         """The transport got a 401: forget the token so that the retry fetches a new one."""
@@ -291,12 +293,15 @@ class OzonAdapter:
 
     def _redacted(self, error: AdapterError) -> AdapterError:
         """Belt and braces: a marketplace message that echoes our token loses it."""
-        token = self._token
-        if not token or token not in str(error):
+        leaked = [token for token in self._issued if token in str(error)]
+        if not leaked:
             return error
+        detail, text = error.detail, str(error)
+        for token in leaked:
+            detail, text = detail.replace(token, "<token>"), text.replace(token, "<token>")
         clean = copy.copy(error)
-        clean.detail = error.detail.replace(token, "<token>")
-        clean.args = (str(error).replace(token, "<token>"),)
+        clean.detail = detail
+        clean.args = (text,)
         return clean
 
     async def _guard(self, call: Awaitable[T]) -> T:
