@@ -565,13 +565,12 @@ async def test_a_message_echoing_the_token_is_scrubbed(
     token = adapter._token or ""
     sandbox_world.sandbox.clock.advance(OZON_QUOTAS.token_lifetime_s + 1)
     await adapter.ping()  # a second token; the first may still appear in a late error
+
+    async def fail(leaked: str) -> None:
+        raise PermanentError("ozon", "set bids", f"bad header Bearer {leaked}", 400)
+
     for leaked in (token, adapter._token or ""):
-        echo = PermanentError("ozon", "set bids", f"bad header Bearer {leaked}", 400)
-
-        async def fail() -> None:
-            raise echo
-
         with pytest.raises(PermanentError) as caught:
-            await adapter._guard(fail())
+            await adapter._guard(fail(leaked))
         assert leaked not in str(caught.value) and leaked not in caught.value.detail
         assert "<token>" in str(caught.value) and caught.value.status == 400

@@ -16,7 +16,6 @@ Limits: Ozon documents only a daily request quota and the statistics-export rule
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 import time
@@ -36,6 +35,7 @@ from app.services.marketing.adapters.base import (
     ItemResult,
     Keyword,
     PermanentError,
+    RateLimitedError,
     Recommendation,
     StatsSnapshot,
     TransientError,
@@ -296,13 +296,12 @@ class OzonAdapter:
         leaked = [token for token in self._issued if token in str(error)]
         if not leaked:
             return error
-        detail, text = error.detail, str(error)
+        detail = error.detail
         for token in leaked:
-            detail, text = detail.replace(token, "<token>"), text.replace(token, "<token>")
-        clean = copy.copy(error)
-        clean.detail = detail
-        clean.args = (text,)
-        return clean
+            detail = detail.replace(token, "<token>")
+        if isinstance(error, RateLimitedError):
+            return RateLimitedError(error.marketplace, error.operation, detail, error.status, error.retry_after)
+        return type(error)(error.marketplace, error.operation, detail, error.status)
 
     async def _guard(self, call: Awaitable[T]) -> T:
         try:
