@@ -300,7 +300,8 @@ class OzonAdapter:
         for token in leaked:
             detail = detail.replace(token, "<token>")
         if isinstance(error, RateLimitedError):
-            return RateLimitedError(error.marketplace, error.operation, detail, error.status, error.retry_after)
+            wait = error.retry_after
+            return RateLimitedError(error.marketplace, error.operation, detail, error.status, wait)
         return type(error)(error.marketplace, error.operation, detail, error.status)
 
     async def _guard(self, call: Awaitable[T]) -> T:
