@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.sandbox.market import ATBS, SPEND, VIEWS
+from app.sandbox.ozon import MIN_CPC_KOPECKS
 from app.sandbox.server import SandboxWorld, ServerThread
 from app.services.marketing.adapters.base import (
     AuthError,
@@ -190,6 +191,11 @@ async def test_batches_are_at_the_documented_maximum(
     )
     assert len(recommendations) == n
     assert all(r.source == "marketplace_competitive" and r.bids_by_position[0] > 0 for r in recommendations)
+    assert calls(sent_requests, "POST", "/api/client/min/sku") == math.ceil(n / 200)
+    products = sandbox_world.sandbox.world.products
+    for r in recommendations:
+        # The sandbox's minimum CPC: 8 ₽ plus 1 ₽ per price segment of the category.
+        assert r.min_bid == MIN_CPC_KOPECKS + products[int(r.keyword_external_id)].subject_id % 4 * 100
     check_requests("ozon", contract_requests(sent_requests))
 
 

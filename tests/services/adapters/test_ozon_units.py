@@ -25,6 +25,7 @@ from app.services.marketing.adapters.ozon_parse import (
     parse_campaign,
     parse_competitive,
     parse_each,
+    parse_min_bid,
     parse_report,
     product_parser,
     sku_row_parser,
@@ -247,6 +248,14 @@ def test_bad_products_are_rejected_one_by_one(caplog: pytest.LogCaptureFixture) 
     ]
     assert parse_each("product", {"sku": "1"}, product_parser("101")) == []
     assert caplog.text.count("rejected") == 4
+
+
+def test_min_bids_are_rubles_as_doubles() -> None:
+    assert parse_min_bid({"sku": "7", "bid": 8.5}) == ("7", 850)
+    assert parse_min_bid({"sku": "7", "bid": 11}) == ("7", 1100)
+    for bad in (-1.0, float("inf"), "eight", None):
+        with pytest.raises(BadValue):
+            parse_min_bid({"sku": "7", "bid": bad})
 
 
 def test_competitive_bids_are_kopecks() -> None:

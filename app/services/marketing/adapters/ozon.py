@@ -21,6 +21,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -50,6 +51,7 @@ from app.services.marketing.adapters.ozon_parse import (
     parse_campaign,
     parse_competitive,
     parse_each,
+    parse_min_bid,
     parse_report,
     product_parser,
     reject,
@@ -72,6 +74,8 @@ CAMPAIGN_PAGE_SIZE = 100
 PRODUCT_PAGE_SIZE = OZON_QUOTAS.products_per_campaign
 # Campaign ids per synchronous statistics call: undocumented; 100 ids keep the query string short.
 STATS_CAMPAIGNS_PER_CALL = 100
+# SKUs per POST /min/sku: undocumented; the competitive-bids maximum (200) is used.
+MIN_BIDS_PER_CALL = OZON_QUOTAS.competitive_bids_max_skus
 # Per-campaign calls (products, bids) run this many at once: Ozon documents no parallel limit.
 PARALLEL_CAMPAIGNS = 5
 # The async report: poll with backoff, give up after REPORT_TIMEOUT_S.
@@ -154,6 +158,17 @@ class OzonClient:
             f"/api/client/campaign/{campaign_id}/products/bids/competitive",
             operation="competitive bids",
             params={"skus": skus},
+        )
+        return reply.json()
+
+    async def min_bids(self, skus: list[str]) -> Any:
+        # Reference: POST /api/client/min/sku (extcampaignBidBySKURequest); CPC = search and
+        # recommendations, the placement of our pay-per-click campaigns; Russian storefront.
+        reply = await self.t.request(
+            "POST",
+            "/api/client/min/sku",
+            operation="min bids",
+            json_body={"sku": skus, "paymentType": "CPC", "marketplaceId": "MARKETPLACE_ID_RU"},
         )
         return reply.json()
 
@@ -547,8 +562,9 @@ class OzonAdapter:
         await self._guard(self.api.delete_products(keyword.campaign_external_id, [keyword.external_id]))
 
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]:
-        """Ozon's competitive bid per SKU (≤ 200 SKUs per call), as the bid for the top position.
-        Ozon answers 0 for a SKU not in the campaign: no signal, so no recommendation."""
+        """Ozon's competitive bid per SKU (≤ 200 SKUs per call) as the bid for the top position, with
+        the SKU's minimum CPC (POST /min/sku). Ozon answers 0 for a SKU not in the campaign: no
+        signal, so no recommendation."""
         by_campaign: dict[str, list[str]] = defaultdict(list)
         for k in keywords:
             if k.external_id not in by_campaign[k.campaign_external_id]:
@@ -558,7 +574,9 @@ class OzonAdapter:
             for cid, skus in by_campaign.items()
             for batch in chunks(skus, OZON_QUOTAS.competitive_bids_max_skus)
         ]
-        return [r for batch in await _bounded(jobs) for r in batch]
+        found = [r for batch in await _bounded(jobs) for r in batch]
+        minimums = await self._min_bids(sorted({r.keyword_external_id for r in found}))
+        return [replace(r, min_bid=minimums.get(r.keyword_external_id)) for r in found]
 
     async def _competitive(self, campaign_id: str, skus: list[str]) -> list[Recommendation]:
         body = await self._guard(self.api.competitive_bids(campaign_id, skus))
@@ -569,20 +587,31 @@ class OzonAdapter:
         )
         fetched = datetime.now(UTC)
         asked = set(skus)
-        out = []
-        for sku, bid in pairs:
-            if sku not in asked or bid <= 0:
-                continue
-            out.append(
-                Recommendation(
-                    campaign_external_id=campaign_id,
-                    keyword_external_id=sku,
-                    bids_by_position=(bid,),
-                    min_bid=None,
-                    source="marketplace_competitive",
-                    fetched_at=fetched,
-                )
+        return [
+            Recommendation(
+                campaign_external_id=campaign_id,
+                keyword_external_id=sku,
+                bids_by_position=(bid,),
+                min_bid=None,
+                source="marketplace_competitive",
+                fetched_at=fetched,
             )
+            for sku, bid in pairs
+            if sku in asked and bid > 0
+        ]
+
+    async def _min_bids(self, skus: list[str]) -> dict[str, int]:
+        """Minimum CPC per SKU in kopecks. An auxiliary signal: if Ozon refuses the call (4xx), the
+        recommendations go out without minimums rather than not at all."""
+        out: dict[str, int] = {}
+        for batch in chunks(skus, MIN_BIDS_PER_CALL):
+            try:
+                body = await self._guard(self.api.min_bids(batch))
+            except PermanentError as error:
+                reject("min bids of SKUs", batch[:3], str(error))
+                continue
+            rows = parse_each("min bid", _list_field(body, "minBids", "min bids"), parse_min_bid)
+            out.update(unique("min bid", rows, lambda p: p[0]))
         return out
 
     async def get_budget(self, campaign_id: str) -> int | None:

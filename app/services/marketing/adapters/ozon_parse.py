@@ -184,6 +184,12 @@ def parse_competitive(item: Mapping[str, Any]) -> tuple[str, int]:
     return uint_id(item, "sku"), micro_to_kopecks(required(item, "bid"), "bid")
 
 
+def parse_min_bid(item: Mapping[str, Any]) -> tuple[str, int]:
+    """Reference: POST /api/client/min/sku → `minBids[{sku, bid}]`; `bid` is a double in rubles,
+    like `minBid` of GET /limits/list (the spec does not restate the unit here: reference §2.4)."""
+    return uint_id(item, "sku"), rubles_to_kopecks(required(item, "bid"), "bid")
+
+
 # ---- statistics --------------------------------------------------------------------------------
 
 
