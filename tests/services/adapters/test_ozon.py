@@ -580,3 +580,26 @@ async def test_a_message_echoing_the_token_is_scrubbed(
             await adapter._guard(fail(leaked))
         assert leaked not in str(caught.value) and leaked not in caught.value.detail
         assert "<token>" in str(caught.value) and caught.value.status == 400
+
+
+async def test_refused_entries_are_isolated_a_bounded_number_of_times(
+    make_adapter: AdapterFactory,
+    sandbox_world: SandboxWorld,
+    sent_requests: list[httpx.Request],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.services.marketing.adapters import ozon as ozon_module
+
+    monkeypatch.setattr(ozon_module, "MAX_REFUSED_PER_BATCH", 1)
+    adapter = ozon(make_adapter)
+    campaign = world_campaigns(
+        sandbox_world, kind="SKU", payment_type="CPC", status="CAMPAIGN_STATE_RUNNING"
+    )[0]
+    cid = str(campaign.id)
+    a, b, c, _ = (str(s) for s in sorted(campaign.items))
+    results = await adapter.set_bids([BidChange(cid, a, 1), BidChange(cid, b, 2), BidChange(cid, c, 1800)])
+    assert [r.ok for r in results] == [False, False, False]
+    assert "bids[0].bid" in (results[0].error or "")
+    assert (results[2].error or "").startswith("not sent: 1 entries refused")
+    assert calls(sent_requests, "PUT", f"/campaign/{cid}/products") == 2
+    assert campaign.items[int(c)].bids["cpc"] != 1800

@@ -85,6 +85,7 @@ REPORT_TIMEOUT_S = 900.0
 REPORT_DONE_STATES = ("OK", "ERROR")
 # A 400 of PUT .../products names the offending entry as `bids[<i>]` (the sandbox does; real Ozon's
 # wording is undocumented — without an index, the whole request's items fail together).
+MAX_REFUSED_PER_BATCH = 10
 _BAD_BID_INDEX = re.compile(r"bids\[(\d+)\]")
 
 
@@ -498,9 +499,12 @@ class OzonAdapter:
 
     async def _put_bids(self, campaign_id: str, items: list[tuple[int, BidChange]]) -> dict[int, ItemResult]:
         """One PUT; if Ozon refuses one entry (`bids[i]` in its message), that entry fails and the
-        others are sent again — a 400 applies nothing, so resending them is safe."""
+        others are sent again — a 400 applies nothing, so resending them is safe. After
+        MAX_REFUSED_PER_BATCH refusals the rest fail unsent, so a batch of bad bids cannot turn
+        into hundreds of calls."""
         results: dict[int, ItemResult] = {}
         pending = list(items)
+        refused = 0
         while pending:
             body = [
                 {"sku": change.keyword_external_id, "bid": kopecks_to_micro(change.new_bid)}
@@ -508,16 +512,18 @@ class OzonAdapter:
             ]
             try:
                 await self._guard(self.api.update_bids(campaign_id, body))
-            except AuthError:
-                raise
             except PermanentError as error:
                 bad = _refused_index(error, len(pending))
-                if bad is None:
-                    results.update({i: ItemResult(c.key, False, str(error)) for i, c in pending})
+                refused += 1
+                if bad is None or refused > MAX_REFUSED_PER_BATCH:
+                    why = str(error) if bad is None else f"not sent: {refused - 1} entries refused; {error}"
+                    results.update({i: ItemResult(c.key, False, why) for i, c in pending})
                     return results
                 index, change = pending.pop(bad)
                 results[index] = ItemResult(change.key, False, str(error))
                 continue
+            except AuthError:
+                raise
             except TransientError as error:
                 # Unknown outcome (may have been applied): the caller reads the bid back first.
                 results.update({i: ItemResult(c.key, False, str(error)) for i, c in pending})
