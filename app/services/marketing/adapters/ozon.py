@@ -16,7 +16,6 @@ Limits: Ozon documents only a daily request quota and the statistics-export rule
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
 from collections import defaultdict
@@ -62,7 +61,6 @@ from app.services.marketing.adapters.ozon_parse import (
 from app.services.marketing.adapters.ozon_units import BadValue, kopecks_to_micro, parse_count
 from app.services.marketing.adapters.pacing import PacingTimeout, RedisSemaphore
 
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MARKETPLACE = "ozon"
@@ -454,7 +452,7 @@ class OzonAdapter:
         semaphore = (
             RedisSemaphore(
                 limiter.client,
-                key=f"marketing:ozon:report:{self._pacing.account_key}",
+                key=f"marketing:report_slot:{self._pacing.account_key}",
                 capacity=OZON_QUOTAS.concurrent_reports_per_account,
                 lease_seconds=REPORT_TIMEOUT_S + 60,
                 poll_seconds=0.2,
