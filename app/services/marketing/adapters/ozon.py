@@ -61,7 +61,6 @@ from app.services.marketing.adapters.ozon_parse import (
 from app.services.marketing.adapters.ozon_units import BadValue, kopecks_to_micro, parse_count
 from app.services.marketing.adapters.pacing import PacingTimeout, RedisSemaphore
 
-
 T = TypeVar("T")
 MARKETPLACE = "ozon"
 # Renew the token this long before Ozon says it expires (clock skew, requests in flight).
