@@ -251,8 +251,13 @@ async def test_pause_and_resume_campaign_are_idempotent(
     await adapter.pause_campaign(str(stopped.id))
     assert stopped.status == "CAMPAIGN_STATE_STOPPED"
     archived = world_campaigns(sandbox_world, status="CAMPAIGN_STATE_ARCHIVED")[0]
+    await adapter.pause_campaign(str(archived.id))
     with pytest.raises(PermanentError, match="cannot be activated"):
         await adapter.resume_campaign(str(archived.id))
+    # A planned campaign starts by itself when its dates come: "already paused" would be a lie.
+    planned = world_campaigns(sandbox_world, status="CAMPAIGN_STATE_PLANNED")[0]
+    with pytest.raises(PermanentError, match="cannot be deactivated"):
+        await adapter.pause_campaign(str(planned.id))
     check_requests("ozon", contract_requests(sent_requests))
 
 

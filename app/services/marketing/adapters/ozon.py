@@ -19,7 +19,7 @@ import asyncio
 import re
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -83,6 +83,15 @@ REPORT_DONE_STATES = ("OK", "ERROR")
 # A 400 of PUT .../products names the offending entry as `bids[<i>]` (the sandbox does; real Ozon's
 # wording is undocumented — without an index, the whole request's items fail together).
 MAX_REFUSED_PER_BATCH = 10
+# Campaign states that serve no ads until their owner acts (GET /api/client/campaign, `state`).
+NOT_SERVING_STATES = frozenset(
+    {
+        "CAMPAIGN_STATE_INACTIVE",
+        "CAMPAIGN_STATE_STOPPED",
+        "CAMPAIGN_STATE_FINISHED",
+        "CAMPAIGN_STATE_ARCHIVED",
+    }
+)
 _BAD_BID_INDEX = re.compile(r"bids\[(\d+)\]")
 
 
@@ -530,23 +539,23 @@ class OzonAdapter:
         return results
 
     async def pause_campaign(self, campaign_id: str) -> None:
-        """Deactivate; a campaign that is already not running counts as paused (idempotent)."""
-        await self._switch(campaign_id, self.api.deactivate, want_running=False)
+        """Deactivate. Idempotent: if Ozon refuses because the campaign already does not serve
+        (inactive, stopped for budget, finished, archived), that is success. A planned campaign or
+        one in moderation would start by itself, so that refusal stands."""
+        await self._switch(campaign_id, self.api.deactivate, done_states=NOT_SERVING_STATES)
 
     async def resume_campaign(self, campaign_id: str) -> None:
-        """Activate; a campaign that is already running counts as resumed (idempotent)."""
-        await self._switch(campaign_id, self.api.activate, want_running=True)
+        """Activate; if Ozon refuses but the campaign is already running, that is success."""
+        await self._switch(campaign_id, self.api.activate, done_states={CAMPAIGN_STATE_RUNNING})
 
     async def _switch(
-        self, campaign_id: str, action: Callable[[str], Awaitable[None]], *, want_running: bool
+        self, campaign_id: str, action: Callable[[str], Awaitable[None]], *, done_states: Set[str]
     ) -> None:
         try:
             await self._guard(action(campaign_id))
         except PermanentError as refused:
-            # Ozon refuses to deactivate a campaign that is stopped, planned or archived, and to
-            # activate a running one in some states: if it already is where we want it, that is done.
             state = await self._campaign_state(campaign_id)
-            if state is not None and (state == CAMPAIGN_STATE_RUNNING) == want_running:
+            if state in done_states:
                 return
             raise refused from None
 
