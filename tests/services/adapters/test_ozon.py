@@ -154,19 +154,23 @@ async def test_keywords_are_campaign_skus_with_bids_in_kopecks(
     assert {(k.campaign_external_id, k.external_id): k.current_bid for k in keywords} == expected
     assert all(k.kind == "sku" and k.product_id == k.external_id for k in keywords)
     assert calls(sent_requests, "GET", "/v2/products") == len(running)
+    lists = [r for r in sent_requests if r.url.path == "/api/client/campaign"]
+    assert len(lists) == 1  # the campaigns' types, in one call
     bids = await adapter.get_current_bids(keywords[:3])
     assert bids == {(k.campaign_external_id, k.external_id): k.current_bid for k in keywords[:3]}
     check_requests("ozon", contract_requests(sent_requests))
 
 
-async def test_get_keywords_skips_a_campaign_the_marketplace_refuses(
+async def test_get_keywords_reads_only_pay_per_click_product_campaigns(
     make_adapter: AdapterFactory, sandbox_world: SandboxWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     adapter = ozon(make_adapter)
     running = world_campaigns(sandbox_world, kind="SKU", status="CAMPAIGN_STATE_RUNNING")[0]
-    keywords = await adapter.get_keywords([str(running.id), "999"])
+    per_order = world_campaigns(sandbox_world, kind="SEARCH_PROMO")[0]
+    keywords = await adapter.get_keywords([str(running.id), "999", str(per_order.id)])
     assert {k.campaign_external_id for k in keywords} == {str(running.id)}
-    assert "campaign 999 not found" in caplog.text
+    assert f"rejected campaign '{per_order.id}': not a pay-per-click product campaign" in caplog.text
+    assert "rejected campaign '999'" in caplog.text
 
 
 @pytest.mark.parametrize("profile", ["fast", "official"], indirect=True)

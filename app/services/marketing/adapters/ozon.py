@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from app.models.marketing import CampaignType
 from app.services.marketing.adapters import AccountRef
 from app.services.marketing.adapters.base import (
     AdapterError,
@@ -111,10 +112,10 @@ class OzonClient:
         )
         return reply.json()
 
-    async def campaign(self, campaign_id: str) -> Any:
-        # Reference: GET /api/client/campaign?campaignIds=
+    async def campaigns_by_id(self, campaign_ids: list[str]) -> Any:
+        # Reference: GET /api/client/campaign?campaignIds=…&campaignIds=… (explode: true)
         reply = await self.t.request(
-            "GET", "/api/client/campaign", operation="get campaign", params={"campaignIds": campaign_id}
+            "GET", "/api/client/campaign", operation="get campaigns", params={"campaignIds": campaign_ids}
         )
         return reply.json()
 
@@ -359,12 +360,27 @@ class OzonAdapter:
             page += 1
 
     async def get_keywords(self, campaign_ids: Sequence[str]) -> list[Keyword]:
-        """The SKUs of each campaign (kind `sku`, external id = SKU, bid in kopecks). A campaign the
-        marketplace refuses to list (4xx: wrong type, gone) is skipped with a warning."""
+        """The SKUs of each pay-per-click product campaign (kind `sku`, external id = SKU, bid in
+        kopecks). Other campaigns (pay-per-order, banners) have no CPC SKU bids — their `bid`s are
+        in other units on other endpoints — and are skipped with a warning, as is a campaign the
+        marketplace refuses to list (4xx)."""
+        product_campaigns = await self._product_campaigns(_distinct(campaign_ids))
         per_campaign = await _bounded(
-            [self._campaign_products(cid, skip_refused=True) for cid in _distinct(campaign_ids)]
+            [self._campaign_products(cid, skip_refused=True) for cid in product_campaigns]
         )
         return [k for keywords in per_campaign for k in keywords]
+
+    async def _product_campaigns(self, campaign_ids: list[str]) -> list[str]:
+        """The ids among `campaign_ids` whose `advObjectType` is SKU (one list call per 100)."""
+        found: set[str] = set()
+        for batch in chunks(campaign_ids, STATS_CAMPAIGNS_PER_CALL):
+            body = await self._guard(self.api.campaigns_by_id(batch))
+            campaigns = parse_each("campaign", _list_field(body, "list", "campaign list"), parse_campaign)
+            found.update(c.external_id for c in campaigns if c.campaign_type == CampaignType.SKU)
+        for campaign_id in campaign_ids:
+            if campaign_id not in found:
+                reject("campaign", campaign_id, "not a pay-per-click product campaign: no SKU bids to read")
+        return [cid for cid in campaign_ids if cid in found]
 
     async def _campaign_products(self, campaign_id: str, *, skip_refused: bool = False) -> list[Keyword]:
         out: list[Keyword] = []
@@ -560,7 +576,7 @@ class OzonAdapter:
             raise refused from None
 
     async def _campaign_state(self, campaign_id: str) -> str | None:
-        body = await self._guard(self.api.campaign(campaign_id))
+        body = await self._guard(self.api.campaigns_by_id([campaign_id]))
         for item in _list_field(body, "list", "campaign list"):
             if isinstance(item, Mapping) and str(item.get("id")) == str(campaign_id):
                 state = item.get("state")
@@ -628,7 +644,7 @@ class OzonAdapter:
 
     async def get_budget(self, campaign_id: str) -> int | None:
         """The campaign's `budget` in kopecks, else its `weeklyBudget`; None if neither is set."""
-        body = await self._guard(self.api.campaign(campaign_id))
+        body = await self._guard(self.api.campaigns_by_id([campaign_id]))
         for item in _list_field(body, "list", "campaign list"):
             if isinstance(item, Mapping) and str(item.get("id")) == str(campaign_id):
                 try:
