@@ -612,3 +612,16 @@ async def test_refused_entries_are_isolated_a_bounded_number_of_times(
     assert (results[2].error or "").startswith("not sent: 1 entries refused")
     assert calls(sent_requests, "PUT", f"/campaign/{cid}/products") == 2
     assert campaign.items[int(c)].bids["cpc"] != 1800
+
+
+async def test_malformed_report_is_a_transient_error(
+    make_adapter: AdapterFactory, sandbox_world: SandboxWorld
+) -> None:
+    adapter = ozon(make_adapter)
+    adapter.sleep = advancing_sleep(sandbox_world)
+    day = today(sandbox_world)
+    ids = [str(c.id) for c in world_campaigns(sandbox_world)][:2]  # a ZIP, cut in half
+    sandbox_world.sandbox.faults.add({"kind": "malformed", "path": "/api/client/statistics/report"})
+    with pytest.raises(TransientError, match="unreadable report"):
+        await adapter.get_report_stats(ids, day, day)
+    assert await adapter.get_report_stats(ids, day, day)  # the slot was released

@@ -16,8 +16,10 @@ Limits: Ozon documents only a daily request quota and the statistics-export rule
 from __future__ import annotations
 
 import asyncio
+import csv
 import re
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import replace
@@ -448,7 +450,7 @@ class OzonAdapter:
             return parse_report(
                 reply.content, reply.headers.get("content-type", ""), campaign_ids, day_from, day_to
             )
-        except (BadValue, ValueError) as error:
+        except (ValueError, zipfile.BadZipFile, csv.Error) as error:  # BadValue is a ValueError
             raise TransientError(MARKETPLACE, "download report", f"unreadable report: {error}") from None
 
     async def _wait_for_report(self, report_id: str) -> None:
