@@ -61,7 +61,9 @@ class SandboxSystem:
 
 
 @pytest.fixture
-def sandbox_system(clean_db: None, redis_client: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxSystem]:
+def sandbox_system(
+    clean_db: None, redis_client: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SandboxSystem]:
     world = create_sandbox(seed=5, profile="fast", speed=1.0, fast_factor=FAST_FACTOR, size="small")
     with ServerThread(world) as server:
         system = SandboxSystem(world, server)

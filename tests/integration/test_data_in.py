@@ -19,7 +19,9 @@ MARKETPLACES = ["wb", "ozon", "ym"]
 
 def campaigns_of(marketplace: str) -> list[MarketingCampaign]:
     with session_scope() as session:
-        return list(session.scalars(select(MarketingCampaign).where(MarketingCampaign.marketplace == marketplace)))
+        return list(
+            session.scalars(select(MarketingCampaign).where(MarketingCampaign.marketplace == marketplace))
+        )
 
 
 @pytest.mark.parametrize("marketplace", MARKETPLACES)
@@ -32,7 +34,9 @@ def test_sync_creates_campaigns_and_keywords_and_keeps_user_settings(
     assert campaigns, f"no {marketplace} campaigns synced"
     with session_scope() as session:
         keywords = session.scalar(
-            select(func.count()).select_from(MarketingKeyword).join(MarketingCampaign)
+            select(func.count())
+            .select_from(MarketingKeyword)
+            .join(MarketingCampaign)
             .where(MarketingCampaign.marketplace == marketplace)
         )
         assert keywords and keywords > 0
@@ -47,14 +51,19 @@ def test_sync_creates_campaigns_and_keywords_and_keeps_user_settings(
         again = session.get(MarketingCampaign, campaigns[0].id)
         assert again is not None
         assert (again.strategy_type, again.strategy_params, again.max_bid, again.daily_limit) == (
-            "target_position", {"position": 2}, 123_400, 555_500
+            "target_position",
+            {"position": 2},
+            123_400,
+            555_500,
         )
         statuses = Counter(c.status for c in session.scalars(select(MarketingCampaign)))
         assert set(statuses) <= {"active", "paused", "stopped", "archived", "draft", "unknown"}
 
 
 @pytest.mark.parametrize("marketplace", MARKETPLACES)
-def test_collect_stats_writes_snapshots_and_spent_today(sandbox_system: SandboxSystem, marketplace: str) -> None:
+def test_collect_stats_writes_snapshots_and_spent_today(
+    sandbox_system: SandboxSystem, marketplace: str
+) -> None:
     run_sync()
     sandbox_system.advance(900)
     first = run_collect_stats(marketplace)
@@ -66,18 +75,22 @@ def test_collect_stats_writes_snapshots_and_spent_today(sandbox_system: SandboxS
     today = moscow_today(sandbox_system.now())
     with session_scope() as session:
         active = session.scalars(
-            select(MarketingCampaign).where(MarketingCampaign.marketplace == marketplace,
-                                            MarketingCampaign.status == "active")
+            select(MarketingCampaign).where(
+                MarketingCampaign.marketplace == marketplace, MarketingCampaign.status == "active"
+            )
         ).all()
         assert active
         per_campaign = Counter(
             session.scalars(
-                select(MarketingStats.campaign_id).where(MarketingStats.keyword_id.is_(None),
-                                                         MarketingStats.stat_date == today)
+                select(MarketingStats.campaign_id).where(
+                    MarketingStats.keyword_id.is_(None), MarketingStats.stat_date == today
+                )
             )
         )
         for campaign in active:
-            assert per_campaign[campaign.id] == 2, f"campaign {campaign.external_id}: one snapshot per collection"
+            assert per_campaign[campaign.id] == 2, (
+                f"campaign {campaign.external_id}: one snapshot per collection"
+            )
             assert campaign.spent_date == today
         account = session.scalars(
             select(MarketplaceAccount).where(MarketplaceAccount.marketplace == marketplace)
