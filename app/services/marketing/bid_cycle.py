@@ -26,6 +26,7 @@ from app.services.marketing.bid_apply import (
     ApplyOutcome,
     FencingError,
     PlannedBid,
+    check_fence,
     mark_results,
     mark_unknown,
     open_intents,
@@ -206,8 +207,12 @@ class AccountCycle:
                 target_drr_pct=getattr(strategy, "target_drr_pct", None),
             )
         )
+        # Dry-run (issue 6 item 5): decide and record everything, apply nothing — pauses included.
+        would = "dry_run:" if campaign.dry_run else ""
+        if campaign.dry_run:
+            plan.dry_run_campaigns.add(campaign.id)
         for finding in verdict.findings:
-            action = "pause_campaign" if finding.action == SafetyAction.PAUSE_CAMPAIGN else None
+            action = would + "pause_campaign" if finding.action == SafetyAction.PAUSE_CAMPAIGN else None
             plan.alerts.append(
                 self._alert(
                     campaign,
@@ -219,10 +224,9 @@ class AccountCycle:
                 )
             )
         if verdict.action == SafetyAction.PAUSE_CAMPAIGN:
-            plan.paused_campaigns.append((campaign, verdict.reason))
+            if not campaign.dry_run:
+                plan.paused_campaigns.append((campaign, verdict.reason))
             return
-        if campaign.dry_run:
-            plan.dry_run_campaigns.add(campaign.id)
         for keyword in campaign.keywords:
             if keyword.status != "active":
                 continue
@@ -249,11 +253,14 @@ class AccountCycle:
                         f"Safety: {keyword.keyword}",
                         finding.reason,
                         keyword_id=keyword.id,
-                        action="pause_keyword" if finding.action == SafetyAction.PAUSE_KEYWORD else None,
+                        action=would + "pause_keyword"
+                        if finding.action == SafetyAction.PAUSE_KEYWORD
+                        else None,
                     )
                 )
             if check.action == SafetyAction.PAUSE_KEYWORD:
-                plan.paused_keywords.append((keyword, check.reason))
+                if not campaign.dry_run:
+                    plan.paused_keywords.append((keyword, check.reason))
                 continue
             context = KeywordBidContext(
                 marketplace=campaign.marketplace,
@@ -315,6 +322,13 @@ class AccountCycle:
     # --- execution ----------------------------------------------------------------------------
 
     async def _execute(self, plan: CyclePlan) -> None:
+        # Pauses are marketplace writes too: a cycle that lost its lock makes none of them.
+        try:
+            with session_scope() as session:
+                check_fence(session, self.cycle_run_id)
+        except FencingError as error:
+            self._error(str(error))
+            raise
         for campaign, _reason in plan.paused_campaigns:
             try:
                 await self.adapter.pause_campaign(campaign.external_id)

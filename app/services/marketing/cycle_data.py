@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.models.marketing import (
@@ -154,7 +155,7 @@ def latest_stats(
             MarketingStats.collected_at,
         )
         .where(MarketingStats.stat_date == today, MarketingStats.campaign_id.in_(campaign_ids))
-        .distinct(MarketingStats.campaign_id, MarketingStats.keyword_id)
+        .ext(distinct_on(MarketingStats.campaign_id, MarketingStats.keyword_id))
         .order_by(MarketingStats.campaign_id, MarketingStats.keyword_id, MarketingStats.collected_at.desc())
     ).all()
     return {
@@ -208,7 +209,7 @@ def previous_bids(session: Session, keyword_ids: list[int]) -> dict[int, int | N
     rows = session.execute(
         select(MarketingBidHistory.keyword_id, MarketingBidHistory.old_bid)
         .where(MarketingBidHistory.keyword_id.in_(keyword_ids))
-        .distinct(MarketingBidHistory.keyword_id)
+        .ext(distinct_on(MarketingBidHistory.keyword_id))
         .order_by(MarketingBidHistory.keyword_id, MarketingBidHistory.created_at.desc())
     ).all()
     return {keyword_id: old for keyword_id, old in rows if keyword_id is not None}
