@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from app.core.clock import now_utc
 from app.services.marketing.adapters.base import (
     AuthError,
     PermanentError,
@@ -171,7 +172,8 @@ class HttpTransport:
                 elif status in (401, 403):
                     raise AuthError(self.marketplace, operation, self.error_message(response), status)
                 elif status in RATE_LIMITED:
-                    server_wait = retry_after_seconds(response)
+                    # YM's hint is an absolute date: measure it against the clock the world runs on.
+                    server_wait = retry_after_seconds(response, now_utc())
                     failure = RateLimitedError(
                         self.marketplace, operation, self.error_message(response), status, server_wait or 0.0
                     )
