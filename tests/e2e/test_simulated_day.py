@@ -1,0 +1,156 @@
+"""Issue 6 end to end: real Celery worker processes drive the sandbox (fast profile) through a
+simulated day in the spec's rhythm — stats, budget checks, bid cycles every 15 minutes.
+
+Target-position campaigns reach and hold their position; target-DRR campaigns move towards their
+target; no campaign spends past its daily limit; every bid change in the sandbox's effect log has
+exactly one history row and every history row one change."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.core.celery_config import celery_app
+from app.core.clock import moscow_today
+from app.core.database import session_scope
+from app.models.marketing import MarketingCampaign, MarketingStats
+from app.sandbox.market import SPEND
+from tests.integration.conftest import SandboxSystem
+from tests.integration.test_bid_cycle import history_values, sandbox_bid_values
+
+pytestmark = pytest.mark.worker
+
+STEPS = int(os.environ.get("E2E_DAY_STEPS", "96"))  # 96 × 15 min = one day
+TARGET_POSITION = 2
+TARGET_DRR = Decimal("10")
+
+
+def call(name: str, *args: Any, timeout: float = 240) -> Any:
+    result = celery_app.send_task(name, args=list(args))
+    value = result.get(timeout=timeout)
+    while isinstance(value, dict) and value.get("follow_task_id"):
+        value = celery_app.AsyncResult(value["follow_task_id"]).get(timeout=timeout)
+    return value
+
+
+def configure_strategies() -> tuple[list[int], list[int], dict[int, int]]:
+    position, drr, limits = [], [], {}
+    with session_scope() as session:
+        wb = session.scalars(
+            select(MarketingCampaign)
+            .where(MarketingCampaign.marketplace == "wb", MarketingCampaign.status == "active")
+            .order_by(MarketingCampaign.id)
+        ).all()
+        for index, campaign in enumerate(wb):
+            if campaign.payment_type == "cpm" and index % 2 == 0:
+                campaign.strategy_type, campaign.strategy_params = (
+                    "target_position",
+                    {"position": TARGET_POSITION},
+                )
+                position.append(campaign.id)
+            else:
+                campaign.strategy_type = "target_drr"
+                campaign.strategy_params = {
+                    "target_drr_pct": str(TARGET_DRR),
+                    "min_clicks": 20,
+                    "min_orders": 1,
+                }
+                drr.append(campaign.id)
+            campaign.max_bid = 400_000
+            campaign.daily_limit = 3_000_000  # 30 000 ₽
+            limits[campaign.id] = campaign.daily_limit
+    return position, drr, limits
+
+
+def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker_factory) -> None:
+    worker_factory(
+        queues="marketing_high,marketing_default,marketing_low",
+        concurrency=2,
+        extra_env=sandbox_system.env(),
+        ready_timeout=90,
+    )
+    first_effect = len(sandbox_system.effects())
+    assert call("app.tasks.marketing.sync.sync_campaigns")["errors"] == 0
+    position_ids, drr_ids, limits = configure_strategies()
+    assert position_ids and drr_ids
+    start = sandbox_system.now()
+    cycles = []
+    for _ in range(STEPS):
+        sandbox_system.advance(15 * 60)
+        for marketplace in ("wb", "ozon", "ym"):
+            call("app.tasks.marketing.stats.collect_stats", marketplace)
+        call("app.tasks.marketing.budgets.check_budgets")
+        cycles.append(call("app.tasks.marketing.bid_cycle.run_bid_cycle"))
+    end = sandbox_system.now()
+    assert sum(c["bids_updated"] for c in cycles) > 0
+    assert all(c["status"] in ("completed", "partial") for c in cycles)
+
+    market = sandbox_system.world.sandbox.market
+    with session_scope() as session:
+        campaigns = {c.id: c for c in session.scalars(select(MarketingCampaign))}
+        # No campaign spent past its daily limit on any Moscow day of the run.
+        day = moscow_today(start)
+        while day <= moscow_today(end):
+            for campaign_id, limit in limits.items():
+                spent = market.totals(int(campaigns[campaign_id].external_id), day)[SPEND]
+                assert spent <= limit, f"campaign {campaign_id} spent {spent} > {limit} on {day}"
+            day += timedelta(days=1)
+
+        # Target position: the keywords' average positions over the last quarter of the day.
+        late = start + (end - start) * 3 / 4
+        positions = [
+            float(p)
+            for p in session.scalars(
+                select(MarketingStats.avg_position).where(
+                    MarketingStats.campaign_id.in_(position_ids),
+                    MarketingStats.keyword_id.is_not(None),
+                    MarketingStats.collected_at >= late,
+                    MarketingStats.avg_position.is_not(None),
+                    MarketingStats.views > 0,
+                )
+            )
+        ]
+        assert positions, "no keyword positions were reported for target-position campaigns"
+        assert statistics.median(positions) <= TARGET_POSITION + 0.5, statistics.median(positions)
+
+        # Target DRR: over the last four hours the campaigns' DRR (spend ÷ revenue between snapshots
+        # of one Moscow day) is nearer the target than over the first four, or within 5 points of it.
+        early = window_drr(session, drr_ids, start, start + timedelta(hours=4))
+        late_drr = window_drr(session, drr_ids, end - timedelta(hours=4), end)
+        assert late_drr is not None and early is not None
+        assert abs(late_drr - TARGET_DRR) <= max(abs(early - TARGET_DRR), Decimal(5)), (early, late_drr)
+
+    # Every bid change the sandbox saw has one history row, and every history row one change.
+    seen = sandbox_bid_values(sandbox_system, first_effect)
+    seen.pop(0, None)  # YM keyword pauses (bid 0) are pauses, not bid changes
+    assert seen == history_values()
+
+
+def window_drr(session: Any, campaign_ids: list[int], since: datetime, until: datetime) -> Decimal | None:
+    """Δspend ÷ Δrevenue (percent) of the campaigns' snapshots in [since, until], per Moscow day."""
+    rows = session.execute(
+        select(
+            MarketingStats.campaign_id, MarketingStats.stat_date, MarketingStats.spent, MarketingStats.revenue
+        )
+        .where(
+            MarketingStats.campaign_id.in_(campaign_ids),
+            MarketingStats.keyword_id.is_(None),
+            MarketingStats.collected_at >= since,
+            MarketingStats.collected_at <= until,
+        )
+        .order_by(MarketingStats.collected_at)
+    ).all()
+    first: dict[tuple[int, object], tuple[int, int]] = {}
+    last: dict[tuple[int, object], tuple[int, int]] = {}
+    for campaign_id, day, spent, revenue in rows:
+        first.setdefault((campaign_id, day), (spent, revenue))
+        last[(campaign_id, day)] = (spent, revenue)
+    spend = sum(last[k][0] - first[k][0] for k in last)
+    revenue = sum(last[k][1] - first[k][1] for k in last)
+    return Decimal(spend * 100) / Decimal(revenue) if revenue > 0 else None
