@@ -20,11 +20,11 @@ from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 DEFAULT_PORTS = {"wildberries": 8101, "ozon": 8102, "yandex_market": 8103, "watcher": 8104}
 FAST_FACTOR = 60.0
 # What the demo's campaigns bid by (account setting `default_strategy`, applied to new campaigns
-# by sync): WB holds position 3, Ozon buys traffic up to a cap, YM steers to a DRR target.
+# by sync): WB holds position 3, Ozon and YM buy traffic up to a cap (YM bids: % of price × 100).
 DEMO_STRATEGIES: dict[str, dict[str, Any]] = {
     "wb": {"strategy_type": "target_position", "strategy_params": {"position": 3}, "max_bid": 150_000},
     "ozon": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 3_000}, "max_bid": 5_000},
-    "ym": {"strategy_type": "target_drr", "strategy_params": {"target_drr_pct": "8"}, "max_bid": 3_000},
+    "ym": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 900}, "max_bid": 1_000},
 }
 
 

@@ -92,12 +92,14 @@ def print_last_cycle(console: Console, changes: int = 10) -> None:
     if not cycle:
         console.print("Last bid cycle: none in the last hour")
     else:
-        console.print(
+        line = (
             f"Last bid cycle (run {cycle.get('run_id')}): {cycle.get('status')}, "
             f"started {cycle.get('started_at')}, "
-            f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, keywords "
-            f"{cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, errors {cycle.get('errors')}"
+            f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, "
+            f"keywords {cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, "
+            f"errors {cycle.get('errors')}"
         )
+        console.print(line, soft_wrap=True)  # one line, however narrow the terminal: scripts read it
     with session_scope() as session:
         rows = session.execute(
             select(MarketingBidHistory, MarketingCampaign.marketplace, MarketingKeyword.keyword)

@@ -11,12 +11,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from app.cli.services import migrate_to_head, start_redis_if_embedded
 from app.core.celery_config import celery_app, check_config
-from app.core.config import get_settings
+from app.core.config import get_settings, reset_settings_cache
 from app.core.secrets import generate_key
 
 STOP_GRACE_SECONDS = 20.0
@@ -143,28 +144,76 @@ def child_environment(database_url: str) -> dict[str, str]:
 
 def up_command(
     flower_port: int = typer.Option(None, "--flower-port", help="Flower's port (default FLOWER_PORT, 5555)."),
+    sandbox: bool | None = typer.Option(
+        None,
+        "--sandbox/--no-sandbox",
+        help="Run the demo marketplace world beside the system (default: on with the zero-config default).",
+    ),
+    seed: int = typer.Option(1, "--seed", help="Seed of the demo world."),
 ) -> None:
+    from app.cli import demo
+
     settings = get_settings()
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     celery_app.loader.import_default_modules()
     check_config(celery_app, settings)
+    with_sandbox = settings.embedded if sandbox is None else sandbox
     redis_server = start_redis_if_embedded()
+    children: list[Child] = []
+    code = 0
     try:
         database_url = migrate_to_head()
-        children = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
+        env = child_environment(database_url)
+        if with_sandbox:
+            env.update(start_demo_world(demo, children, env, seed))
+        system = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
         mode = (
             "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
         )
         print(f"adolf-marketing: starting beat, 3 workers and Flower on {mode}", flush=True)
-        start(children, child_environment(database_url))
+        start(system, env)
+        children.extend(system)
         port = flower_port or settings.FLOWER_PORT
         print(f"adolf-marketing: Flower at http://localhost:{port} — Ctrl-C stops", flush=True)
+        if with_sandbox:
+            threading.Thread(target=_announce_kick_off, daemon=True).start()
         code = supervise(children)
     finally:
+        stop(children)
         if redis_server is not None:
             redis_server.stop()
     if code:
         raise typer.Exit(code)
+
+
+def start_demo_world(demo: Any, children: list[Child], env: dict[str, str], seed: int) -> dict[str, str]:
+    """Start the sandbox child, register its accounts; returns the settings that point at it."""
+    ports = demo.choose_ports()
+    world = demo.sandbox_child(ports, seed)
+    children.append(world)
+    start([world], env)
+    accounts = demo.wait_for_sandbox(ports)
+    extra: dict[str, str] = demo.sandbox_env(ports, accounts["watcher"]["api_key"])
+    os.environ.update(extra)  # this process registers the accounts and kicks off the first run
+    reset_settings_cache()
+    count = demo.register_demo_accounts(accounts["accounts"])
+    print(
+        f"adolf-marketing: demo world on ports {sorted(ports.values())}, {count} accounts registered",
+        flush=True,
+    )
+    return extra
+
+
+def _announce_kick_off() -> None:
+    from app.cli import demo
+
+    if demo.kick_off():
+        print(
+            "adolf-marketing: first sync, stats and bid cycle queued; `adolf-marketing status` shows them",
+            flush=True,
+        )
+    else:
+        print("adolf-marketing: workers did not answer in time; the schedule will run the job", flush=True)
 
 
 def secret_key_command() -> None:

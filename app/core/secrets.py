@@ -27,18 +27,21 @@ def _load_key() -> bytes:
     settings = get_settings()
     if settings.SECRET_KEY:
         return settings.SECRET_KEY.encode()
+    path = _key_file()
+    if path.exists():
+        # The embedded default's key; `up` hands its children the embedded DATABASE_URL, so they
+        # find the key here rather than by the URL being unset.
+        return path.read_bytes().strip()
     if settings.DATABASE_URL:
         raise ConfigError(
             "SECRET_KEY is not set: with an external DATABASE_URL every host must share one key; "
             "generate one with `adolf-marketing secret-key` and set SECRET_KEY"
         )
     # Embedded default: one key generated in DATA_DIR, readable by the owner only.
-    path = _key_file()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(Fernet.generate_key())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(Fernet.generate_key())
     return path.read_bytes().strip()
 
 

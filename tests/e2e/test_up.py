@@ -4,6 +4,7 @@ workers and Flower within a minute; Ctrl-C leaves no process behind (issue 2 "Do
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -65,6 +66,26 @@ def wait_for_workers(env: dict[str, str], expected: int, timeout: float) -> str:
     raise AssertionError(f"{expected} workers not online within {timeout} s:\n{output}")
 
 
+def wait_for_completed_cycle(env: dict[str, str], started: float, limit: float) -> str:
+    line = ""
+    while time.monotonic() - started < limit:
+        status = subprocess.run(
+            [sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60
+        )
+        line = next((x for x in status.stdout.splitlines() if x.startswith("Last bid cycle")), "")
+        match = re.search(r"completed.*bids updated (\d+)", line)
+        if match and int(match.group(1)) > 0:
+            return line
+        time.sleep(3)
+    raise AssertionError(f"no completed bid cycle with bids updated within {limit} s: {line!r}")
+
+
+def demo_ports(log: str) -> list[int]:
+    match = re.search(r"demo world on ports \[([\d, ]+)\]", log)
+    assert match, "up did not start the demo world"
+    return [int(p) for p in match.group(1).split(",")]
+
+
 def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "adolf"
     flower_port = free_port()
@@ -97,6 +118,15 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert "high@" in status.stdout and "default@" in status.stdout and "low@" in status.stdout
         assert "marketing-run-bid-cycle" in status.stdout
         assert processes_using(data_dir), "expected embedded services and children to be running"
+        # Issue 6: the demo world's first bid cycle completes and changes bids within two minutes.
+        cycle = wait_for_completed_cycle(env, started, limit=120)
+        print(f"first bid cycle completed {time.monotonic() - started:.1f} s after start: {cycle}")
+        ports = demo_ports((tmp_path / "up.log").read_text())
+        effects = httpx.get(f"http://127.0.0.1:{ports[0]}/_sandbox/effects", timeout=10).json()["effects"]
+        bid_changes = [
+            e for e in effects if e["effect"].get("action") in ("set_cluster_bids", "set_nm_bids", "set_bids")
+        ]
+        assert bid_changes, "the sandbox's effect log shows no bid change"
     finally:
         up.send_signal(signal.SIGINT)
         try:

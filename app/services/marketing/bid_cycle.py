@@ -329,11 +329,20 @@ class AccountCycle:
         except FencingError as error:
             self._error(str(error))
             raise
-        for campaign, _reason in plan.paused_campaigns:
+        for campaign, reason in plan.paused_campaigns:
             try:
                 await self.adapter.pause_campaign(campaign.external_id)
             except AdapterError as error:
                 self._error(f"campaign {campaign.external_id}: pause failed: {error}")
+                plan.alerts.append(
+                    self._alert(
+                        campaign,
+                        "safety_pause_failed",
+                        "critical",
+                        f"Pause it by hand: {campaign.name}",
+                        f"safety wanted the campaign paused ({reason}) but the marketplace refused: {error}",
+                    )
+                )
                 continue
             with session_scope() as session:
                 row = session.get(MarketingCampaign, campaign.id)
