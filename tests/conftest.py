@@ -24,6 +24,9 @@ from sqlalchemy.engine import make_url
 
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, to_sqlalchemy_url
 
+# The sandbox-backed system fixture, shared by the integration and end-to-end tests.
+pytest_plugins = ("tests.support.sandbox_system",)
+
 _state: dict[str, object] = {}
 
 

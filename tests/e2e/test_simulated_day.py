@@ -21,8 +21,8 @@ from app.core.clock import moscow_today
 from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingStats
 from app.sandbox.market import SPEND
-from tests.integration.conftest import SandboxSystem
 from tests.integration.test_bid_cycle import history_values, sandbox_bid_values
+from tests.support.sandbox_system import SandboxSystem
 
 pytestmark = pytest.mark.worker
 

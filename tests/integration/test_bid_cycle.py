@@ -16,7 +16,7 @@ from app.services.marketing.bid_apply import start_cycle_run
 from app.services.marketing.cycle_runs import begin_cycle, finish_cycle, run_account
 from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
-from tests.integration.conftest import SandboxSystem
+from tests.support.sandbox_system import SandboxSystem
 
 STRATEGIES: dict[str, dict[str, Any]] = {
     "wb": {"strategy_type": "target_position", "strategy_params": {"position": 2}, "max_bid": 200_000},

@@ -20,7 +20,7 @@ from app.sandbox.market import SPEND
 from app.services.marketing.budgets import run_budget_check
 from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
-from tests.integration.conftest import SandboxSystem
+from tests.support.sandbox_system import SandboxSystem
 
 STEP = 900  # the spec's 15-minute rhythm
 

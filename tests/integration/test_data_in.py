@@ -12,7 +12,7 @@ from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketingStats, MarketplaceAccount
 from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
-from tests.integration.conftest import SandboxSystem
+from tests.support.sandbox_system import SandboxSystem
 
 MARKETPLACES = ["wb", "ozon", "ym"]
 

@@ -9,7 +9,7 @@ import httpx
 
 from app.core.clock import now_utc
 from app.services.marketing.health import errors_key, run_health_check, status_key
-from tests.integration.conftest import SandboxSystem
+from tests.support.sandbox_system import SandboxSystem
 
 
 def test_every_marketplace_gets_a_status_with_account_detail(
