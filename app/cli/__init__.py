@@ -30,7 +30,12 @@ def build_cli() -> typer.Typer:
     cli.command("status", help="Workers per queue, queue lengths, last run of each periodic task.")(
         status_command
     )
-    cli.command("run", help="Enqueue a task by its short name, wait, print its JSON result.")(run_command)
+    cli.command(
+        "run",
+        help="Enqueue a task by its short name, wait, print its JSON result.",
+        # Task parameters (`--account 1`) pass through to the task.
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(run_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
     )

@@ -66,15 +66,39 @@ def wait(result: AsyncResult, timeout: float) -> Any:
     return result.result
 
 
+def split_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
+    """`wb` → positional; `--account 1` / `--account=1` → keyword `account=1` (task parameters)."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.startswith("--") and len(token) > 2:
+            key, sep, value = token[2:].partition("=")
+            if not sep:
+                if index + 1 >= len(tokens):
+                    raise UserError(f"{token} needs a value, e.g. {token} 1")
+                index += 1
+                value = tokens[index]
+            kwargs[key.replace("-", "_")] = parse_value(value)
+        else:
+            args.append(parse_value(token))
+        index += 1
+    return args, kwargs
+
+
 def run_command(
     task: str = typer.Argument(..., help="Short task name, e.g. run_bid_cycle or collect_stats."),
-    args: list[str] = typer.Argument(None, help="Positional arguments (JSON values or strings)."),
+    args: list[str] = typer.Argument(
+        None, help="Task arguments: positional values, and --name value for keyword ones (e.g. --account 1)."
+    ),
     kw: list[str] = typer.Option([], "--kw", help="Keyword argument KEY=VALUE (repeatable)."),
     timeout: float = typer.Option(600.0, "--timeout", help="Seconds to wait for the result."),
 ) -> None:
     name = resolve(task)
+    positional, keywords = split_arguments(args or [])
     require_running_system()
-    result = celery_app.send_task(name, args=[parse_value(a) for a in args or []], kwargs=parse_kwargs(kw))
+    result = celery_app.send_task(name, args=positional, kwargs={**keywords, **parse_kwargs(kw)})
     value = wait(result, timeout)
     # A task that fans out (run_bid_cycle) names the task that finishes its work: wait for that too.
     while isinstance(value, dict) and value.get("follow_task_id"):

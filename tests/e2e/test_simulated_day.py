@@ -68,6 +68,7 @@ def configure_strategies() -> tuple[list[int], list[int], dict[int, int]]:
     return position, drr, limits
 
 
+@pytest.mark.timeout(1500)
 def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker_factory) -> None:
     worker_factory(
         queues="marketing_high,marketing_default,marketing_low",
@@ -83,8 +84,12 @@ def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker
     cycles = []
     for _ in range(STEPS):
         sandbox_system.advance(15 * 60)
-        for marketplace in ("wb", "ozon", "ym"):
-            call("app.tasks.marketing.stats.collect_stats", marketplace)
+        collections = [
+            celery_app.send_task("app.tasks.marketing.stats.collect_stats", args=[marketplace])
+            for marketplace in ("wb", "ozon", "ym")
+        ]  # at :00/:05/:10, all before :03/:07
+        for collection in collections:
+            collection.get(timeout=240)
         call("app.tasks.marketing.budgets.check_budgets")
         cycles.append(call("app.tasks.marketing.bid_cycle.run_bid_cycle"))
     end = sandbox_system.now()
