@@ -7,21 +7,25 @@ is a separate OS process (spawn) that builds the account's adapter like a Celery
 calls `get_current_bids` in a loop. Nothing is injected, so every 429/420 would be ours. The
 processes record every exchange their transport saw (retries included); the rates are measured
 after the initial burst, over a window long enough that one request more or less moves them ~2 %.
+The same load on cold connections, as a freshly built adapter starts, is pinned separately (xfail).
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 
 from app.core.config import get_settings
 from app.sandbox.server import SandboxWorld, ServerThread
+from app.services.marketing.adapters import AccountRef, get_adapter
 from app.services.marketing.adapters import wildberries_parse as wp
 from app.services.marketing.adapters.base import Keyword
 from app.services.marketing.adapters.limits import (
@@ -68,7 +72,9 @@ def server(sandbox_world: SandboxWorld, redis_client: Any) -> Iterator[ServerThr
         yield thread
 
 
-def run_workers(count: int, job: LoadJob, seconds: float = LOAD_SECONDS) -> tuple[list[LoadReport], float]:
+def run_workers(
+    count: int, job: LoadJob, seconds: float = LOAD_SECONDS, before_go: Callable[[], None] | None = None
+) -> tuple[list[LoadReport], float]:
     """Start `count` processes on `job`, release them together, wait for their reports."""
     ctx = multiprocessing.get_context("spawn")
     ready, out = ctx.Queue(), ctx.Queue()
@@ -83,6 +89,8 @@ def run_workers(count: int, job: LoadJob, seconds: float = LOAD_SECONDS) -> tupl
     try:
         for _ in processes:
             ready.get(timeout=120)  # imports on a loaded machine take a while
+        if before_go is not None:
+            before_go()
         started = time.monotonic()
         stop_at.value = started + seconds
         go.set()
@@ -94,6 +102,33 @@ def run_workers(count: int, job: LoadJob, seconds: float = LOAD_SECONDS) -> tupl
                 process.terminate()
                 process.join(timeout=5)
     return reports, stop_at.value
+
+
+def spend_the_burst(job: LoadJob, calls: int) -> Counter[int]:
+    """Make `calls` calls of the job from this (otherwise idle) process, so that the opening burst
+    is spent while nothing competes for the CPU and our buckets and the sandbox's agree on when it
+    was spent; returns the statuses it met."""
+    statuses: Counter[int] = Counter()
+
+    async def count(response: httpx.Response) -> None:
+        statuses[response.status_code] += 1
+
+    async def main() -> None:
+        redis_client = aioredis.Redis.from_url(job.redis_url)
+        http = httpx.AsyncClient(base_url=job.base_url, timeout=30.0, event_hooks={"response": [count]})
+        ref = AccountRef(job.account_id, job.marketplace, job.account_name, dict(job.settings))
+        adapter = get_adapter(
+            job.marketplace, ref, client=http, redis_client=redis_client, credentials=job.secret
+        )
+        try:
+            for _ in range(calls):
+                await adapter.get_current_bids(job.keywords)
+        finally:
+            await adapter.aclose()
+            await redis_client.aclose()
+
+    asyncio.run(main())
+    return statuses
 
 
 def exchanges(reports: Sequence[LoadReport]) -> list[Exchange]:
@@ -157,7 +192,15 @@ def test_four_wb_workers_share_the_buckets_at_the_official_rate(
     ref, _ = sandbox_account(sandbox_world, "wb", 0)
     keywords = wb_cluster_keywords(sandbox_world, ref.id)
     assert keywords
-    reports, stop_at = run_workers(WB_WORKERS, job_for(sandbox_world, server, "wb", keywords))
+    job = job_for(sandbox_world, server, "wb", keywords)
+    details = official("GET", "/api/advert/v2/adverts", WbTokenType.PERSONAL)
+    opening: Counter[int] = Counter()
+    # The burst is spent before the workers start: what happens right after a burst whose arrival
+    # was delayed is the separate (xfail) test below; this one measures the shared steady state.
+    reports, stop_at = run_workers(
+        WB_WORKERS, job, before_go=lambda: opening.update(spend_the_burst(job, details.burst))
+    )
+    assert set(opening) == {200}, opening
 
     assert all(not r.errors for r in reports), [r.errors[:3] for r in reports]
     assert all(r.calls > 0 for r in reports), "every worker got its share of the account"
@@ -180,10 +223,12 @@ def test_four_wb_workers_share_the_buckets_at_the_official_rate(
 
 
 @pytest.mark.xfail(
-    strict=True,
-    reason="pacing.py anchors the burst at reservation time: a cold connection delays the burst's "
-    "arrival, the marketplace's full bucket cannot bank that delay, so the first paced request "
-    "arrives less than one refill after the burst and gets a 429 (see the branch report)",
+    # Not strict: how much slower the first, cold requests are depends on the machine.
+    strict=False,
+    reason="pacing.py starts refilling an idle bucket when the burst is reserved, the marketplace "
+    "when the burst arrives; cold connections (here the first replies took ~0.4 s) delay the "
+    "arrival, a full bucket cannot bank that time, and the first paced request gets a 429 "
+    "(see the branch report)",
 )
 def test_a_burst_on_cold_connections_is_not_followed_by_a_429(
     sandbox_world: SandboxWorld, server: ServerThread
@@ -194,8 +239,10 @@ def test_a_burst_on_cold_connections_is_not_followed_by_a_429(
     keywords = wb_cluster_keywords(sandbox_world, ref.id)
     job = job_for(sandbox_world, server, "wb", keywords, warm=False)
     reports, _ = run_workers(WB_WORKERS, job, seconds=COLD_LOAD_SECONDS)
-    statuses = Counter(status for _, _, status, _ in exchanges(reports))
-    assert statuses[429] == 0, f"the sandbox rate-limited our own pacing: {statuses}"
+    seen = exchanges(reports)
+    statuses = Counter(status for _, _, status, _ in seen)
+    refused = [(round(s - seen[0][0], 3), p) for s, _, status, p in seen if status == 429]
+    assert statuses[429] == 0, f"the sandbox rate-limited our own pacing: {statuses}; (s, path): {refused}"
 
 
 def test_ym_workers_never_exceed_four_parallel_requests_and_keep_them_busy(
