@@ -13,6 +13,7 @@ with leases that expire, so a killed worker cannot hold a slot forever.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -71,16 +72,30 @@ class RedisRateLimiter:
     # order, and the marketplace's bucket must never see two closer than its interval.
     safety_margin: float = 0.03
     max_wait: float = 600.0
+    burst_headroom_s: float = 0.5
 
     async def reserve(self, key: str, limit: RateLimit) -> float:
         """Take the next slot of bucket `key`; returns the seconds to sleep before sending."""
         interval = limit.interval_s * (1 + self.safety_margin)
         ok, wait = await self.client.eval(
-            _RESERVE, 1, f"marketing:ratelimit:{key}", str(interval), str(limit.burst), str(self.max_wait)
+            _RESERVE,
+            1,
+            f"marketing:ratelimit:{key}",
+            str(interval),
+            str(self.usable_burst(limit)),
+            str(self.max_wait),
         )
         if not int(ok):
             raise PacingTimeout(float(wait))
         return float(wait)
+
+    def usable_burst(self, limit: RateLimit) -> int:
+        """The burst we spend at once, keeping back enough to absorb `burst_headroom_s` of late
+        arrival: the marketplace's bucket starts refilling when our burst *arrives*, ours when it
+        is *reserved*; a burst delayed by cold connections would otherwise make the first paced
+        request early by that delay (a 429)."""
+        held = min(limit.burst - 1, math.ceil(self.burst_headroom_s / limit.interval_s))
+        return max(1, limit.burst - held)
 
     async def wait_turn(self, key: str, limit: RateLimit) -> None:
         delay = await self.reserve(key, limit)
