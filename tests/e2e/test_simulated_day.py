@@ -48,7 +48,8 @@ def configure_strategies() -> tuple[list[int], list[int], dict[int, int]]:
             .order_by(MarketingCampaign.id)
         ).all()
         for index, campaign in enumerate(wb):
-            if campaign.payment_type == "cpm" and index % 2 == 0:
+            # Position bidding needs cluster bids: manual CPM campaigns (WB sets no others).
+            if campaign.campaign_type == "manual" and campaign.payment_type == "cpm" and index % 3 != 2:
                 campaign.strategy_type, campaign.strategy_params = (
                     "target_position",
                     {"position": TARGET_POSITION},
@@ -82,6 +83,9 @@ def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker
     assert position_ids and drr_ids
     start = sandbox_system.now()
     cycles = []
+    held: list[float] = []
+    with session_scope() as session:
+        position_externals = [session.get(MarketingCampaign, i).external_id for i in position_ids]  # type: ignore[union-attr]
     for _ in range(STEPS):
         sandbox_system.advance(15 * 60)
         collections = [
@@ -92,6 +96,9 @@ def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker
             collection.get(timeout=240)
         call("app.tasks.marketing.budgets.check_budgets")
         cycles.append(call("app.tasks.marketing.bid_cycle.run_bid_cycle"))
+        # Past WB's 30-s apply tick: where do the target-position campaigns stand now?
+        moment = sandbox_system.advance(60)
+        held.append(share_at_target(sandbox_system, position_externals, moment))
     end = sandbox_system.now()
     assert sum(c["bids_updated"] for c in cycles) > 0
     assert all(c["status"] in ("completed", "partial") for c in cycles)
@@ -107,22 +114,10 @@ def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker
                 assert spent <= limit, f"campaign {campaign_id} spent {spent} > {limit} on {day}"
             day += timedelta(days=1)
 
-        # Target position: the keywords' average positions over the last quarter of the day.
-        late = start + (end - start) * 3 / 4
-        positions = [
-            float(p)
-            for p in session.scalars(
-                select(MarketingStats.avg_position).where(
-                    MarketingStats.campaign_id.in_(position_ids),
-                    MarketingStats.keyword_id.is_not(None),
-                    MarketingStats.collected_at >= late,
-                    MarketingStats.avg_position.is_not(None),
-                    MarketingStats.views > 0,
-                )
-            )
-        ]
-        assert positions, "no keyword positions were reported for target-position campaigns"
-        assert statistics.median(positions) <= TARGET_POSITION + 0.5, statistics.median(positions)
+        # Target position: after each cycle's bids took effect, the share of the campaigns' search
+        # auctions at the target position or better — over the second half of the day.
+        second_half = held[len(held) // 2 :]
+        assert statistics.mean(second_half) >= 0.8, second_half
 
         # Target DRR: over the last four hours the campaigns' DRR (spend ÷ revenue between snapshots
         # of one Moscow day) is nearer the target than over the first four, or within 5 points of it.
@@ -135,6 +130,18 @@ def test_a_simulated_day_with_real_workers(sandbox_system: SandboxSystem, worker
     seen = sandbox_bid_values(sandbox_system, first_effect)
     seen.pop(0, None)  # YM keyword pauses (bid 0) are pauses, not bid changes
     assert seen == history_values()
+
+
+def share_at_target(system: SandboxSystem, external_ids: list[str], moment: datetime) -> float:
+    """Share of the campaigns' search-cluster auction entries at TARGET_POSITION or better."""
+    market = system.world.sandbox.market
+    positions = [
+        market.position(entry, moment)
+        for external_id in external_ids
+        for entry in market.entries(system.world.sandbox.world.campaigns[int(external_id)])
+        if entry.cluster.placement == "search"
+    ]
+    return sum(p <= TARGET_POSITION for p in positions) / len(positions) if positions else 1.0
 
 
 def window_drr(session: Any, campaign_ids: list[int], since: datetime, until: datetime) -> Decimal | None:

@@ -71,6 +71,7 @@ logger = logging.getLogger(__name__)
 # kopecks (min ~8 ₽), YM hundredths of a percent of the price (50..9999).
 DEFAULT_MIN_BID = {"wb": 10_000, "ozon": 800, "ym": 50}
 DEFAULT_MAX_BID = {"wb": 10_000_000, "ozon": 100_000_00, "ym": 9_999}
+BID_STEP = {"wb": 100}
 EMPTY = PeriodStats()
 
 
@@ -137,8 +138,9 @@ class AccountCycle:
             stats = latest_stats(session, ids, today)
             usual = usual_days(session, ids, today)
             previous = previous_bids(session, [k.id for c in campaigns for k in c.keywords])
-        active = [k for c in campaigns for k in c.keywords if k.status == "active"]
+        active = [k for c in campaigns for k in c.keywords if k.status == "active" and biddable(c, k)]
         current, competitor_data = await self._read_marketplace(active)
+        await self._learn_min_bids([k for k in active if k.min_bid is None])
         keys = {k.id: (k.campaign_external_id, k.external_id) for k in active}
         with session_scope() as session:
             outcome = ApplyOutcome()
@@ -155,6 +157,25 @@ class AccountCycle:
             self._plan_campaign(campaign, stats, usual, previous, current, competitor_data, now, plan)
         await self._execute(plan)
         return self.result
+
+    async def _learn_min_bids(self, keywords: list[KeywordRow]) -> None:
+        """The marketplace's minimum bid of items we have none for, kept on the keyword (a
+        minimum changes rarely; a refused bid names a new one and sync clears none)."""
+        if not keywords:
+            return
+        try:
+            found = await self.adapter.get_min_bids([k.domain() for k in keywords])
+        except AdapterError as error:
+            self.result.messages.append(f"minimum bids unavailable, defaults used: {error}")
+            return
+        with session_scope() as session:
+            for keyword in keywords:
+                low = found.get((keyword.campaign_external_id, keyword.external_id))
+                if low is not None:
+                    keyword.min_bid = low
+                    row = session.get(MarketingKeyword, keyword.id)
+                    if row is not None:
+                        row.min_bid = low
 
     async def _read_marketplace(
         self, active: list[KeywordRow]
@@ -228,7 +249,7 @@ class AccountCycle:
                 plan.paused_campaigns.append((campaign, verdict.reason))
             return
         for keyword in campaign.keywords:
-            if keyword.status != "active":
+            if keyword.status != "active" or not biddable(campaign, keyword):
                 continue
             self.result.keywords += 1
             key = (keyword.campaign_external_id, keyword.external_id)
@@ -304,13 +325,16 @@ class AccountCycle:
             )
         if not decision.changes_bid or decision.new_bid is None:
             return
+        new_bid = on_step(decision.new_bid, campaign.marketplace, campaign.max_bid)
+        if new_bid == decision.old_bid:
+            return
         plan.bids.append(
             PlannedBid(
                 campaign_id=campaign.id,
                 keyword_id=keyword.id,
                 key=key,
                 old_bid=decision.old_bid,
-                new_bid=decision.new_bid,
+                new_bid=new_bid,
                 source="bid_cycle",
                 strategy_type=decision.strategy_type,
                 reason=decision.reason,
@@ -432,6 +456,24 @@ class AccountCycle:
             keyword_id=keyword_id,
             action_taken=action,
         )
+
+
+def biddable(campaign: CampaignRow, keyword: KeywordRow) -> bool:
+    """WB sets search-cluster bids only in manual CPM campaigns (marketplace-apis.md §1.4, "Set
+    cluster bids: manual + cpm only"); a unified campaign's clusters are read, never bid on."""
+    if campaign.marketplace == "wb" and keyword.kind == "cluster":
+        return campaign.campaign_type == "manual" and campaign.payment_type == "cpm"
+    return True
+
+
+def on_step(bid: int, marketplace: str, max_bid: int | None) -> int:
+    """A bid the marketplace accepts: WB takes whole rubles (`cpmStep` 100 kopecks in
+    /api/advert/v1/config); up to the step, unless that passes the campaign's max bid."""
+    step = BID_STEP.get(marketplace, 1)
+    up = -(-bid // step) * step
+    if max_bid is not None and up > max_bid:
+        return bid // step * step
+    return up
 
 
 def _intents(session: Session, ids: list[int]) -> list[MarketingBidIntent]:

@@ -33,6 +33,7 @@ class CampaignRow:
     external_id: str
     name: str
     marketplace: str
+    campaign_type: str
     payment_type: str | None
     status: str
     strategy_type: str
@@ -87,6 +88,7 @@ def load_campaigns(session: Session, account_id: int, today: date) -> list[Campa
             c.external_id,
             c.name,
             c.marketplace,
+            c.campaign_type,
             c.payment_type,
             c.status,
             c.strategy_type,

@@ -630,6 +630,15 @@ class OzonAdapter:
             if sku in asked and bid > 0
         ]
 
+    async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
+        """The minimum CPC per SKU in kopecks (POST /min/sku)."""
+        minimums = await self._min_bids(sorted({k.external_id for k in keywords}))
+        return {
+            (k.campaign_external_id, k.external_id): minimums[k.external_id]
+            for k in keywords
+            if minimums.get(k.external_id)
+        }
+
     async def _min_bids(self, skus: list[str]) -> dict[str, int]:
         """Minimum CPC per SKU in kopecks. An auxiliary signal: if Ozon refuses the call (4xx), the
         recommendations go out without minimums rather than not at all."""

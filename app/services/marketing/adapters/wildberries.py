@@ -789,6 +789,32 @@ class WildberriesAdapter:
                 )
         return out
 
+    async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
+        """Minimum bid per item in kopecks (a cluster takes its nm's search minimum); one call per
+        campaign and 100 nms."""
+        adverts = await self._details_of([k.campaign_external_id for k in keywords])
+        by_pair: dict[tuple[int, int], list[tuple[Keyword, str]]] = {}
+        for kw in keywords:
+            try:
+                advert_id = wp.identifier(_int_or_zero(kw.campaign_external_id), "campaign id")
+                if kw.kind == "nm":
+                    nm_id, placement = wp.parse_nm_bid_id(kw.external_id)
+                else:
+                    nm_id, _ = wp.parse_cluster_id(kw.external_id)
+                    placement = "search"
+            except wp.BadItem as error:
+                reject("min bids", kw.external_id, error)
+                continue
+            by_pair.setdefault((advert_id, nm_id), []).append((kw, placement))
+        minimums = await self._min_bid_table(adverts, by_pair)
+        out: dict[tuple[str, str], int] = {}
+        for (advert_id, nm_id), items in by_pair.items():
+            for kw, placement in items:
+                low = minimums.get((advert_id, nm_id, placement))
+                if low is not None:
+                    out[(kw.campaign_external_id, kw.external_id)] = low
+        return out
+
     async def _min_bid_table(
         self, adverts: Mapping[int, Advert], by_pair: Mapping[tuple[int, int], Any]
     ) -> dict[tuple[int, int, str], int]:

@@ -420,6 +420,10 @@ class YandexMarketAdapter:
         if not result.ok:
             raise PermanentError(MARKETPLACE, "pause keyword", result.error or "refused")
 
+    async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
+        """YM's documented minimum for every SKU (50 = 0.5 % of the price; 0 would remove it)."""
+        return {(k.campaign_external_id, k.external_id): MIN_BID for k in keywords}
+
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]:
         """YM's recommended bids (hundredths of a percent), 1500 SKUs per call; index 0 is the bid
         for the largest share of shows; `min_bid` is the API minimum, 50 (0.5 %)."""
