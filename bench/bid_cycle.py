@@ -78,6 +78,7 @@ from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
 
 SIZES = {"small": "small", "full": "bench"}
+MARKETPLACES = ("wb", "ozon", "ym")
 DEFAULT_FACTOR = {"small": 60.0, "full": 60.0}
 DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
 # The strategies per marketplace, caps in each marketplace's bid unit (YM: 1/100 %).
@@ -540,14 +541,18 @@ def naive_worker(ports: dict[str, int], plan: list[dict[str, Any]], budget_s: fl
         began = time.perf_counter()
         weight_done = 0
         try:
-            for campaign, weight in item["campaigns"]:
+            for campaign, _weight in item["campaigns"]:
                 if time.perf_counter() - began > share:
                     break
                 await adapter.get_campaign_stats([campaign], day)
                 keywords: list[Keyword] = await adapter.get_keywords([campaign])
+                weight_done += 1
                 for kw in keywords:
                     if kw.status != "active":
                         continue
+                    if time.perf_counter() - began > share:
+                        break  # a one-campaign account (YM) is sampled by keywords
+                    weight_done += 1
                     await naive_keyword_stats(adapter, row.marketplace, kw, day)
                     if kw.kind in ("cluster", "phrase"):
                         await watcher.get_competitor_bids(row.marketplace, keywords=[kw.keyword])
@@ -561,7 +566,6 @@ def naive_worker(ports: dict[str, int], plan: list[dict[str, Any]], budget_s: fl
                     elif key in changes:
                         change = BidChange(key[0], key[1], changes[key], kw.product_id, kw.keyword)
                         await adapter.set_bids([change])
-                weight_done += weight
         finally:
             await watcher.aclose()
             await adapter.aclose()
@@ -604,7 +608,8 @@ def prepare(box: Sandbox) -> dict[str, Any]:
             campaign.max_bid = config["max_bid"]
             campaign.dry_run = False
     box.control("clock", {"advance": 600})
-    stats = {mp: run_collect_stats(mp) for mp in ("wb", "ozon", "ym")}
+    with ThreadPoolExecutor(max_workers=3) as pool:  # collect_stats runs per marketplace
+        stats = dict(zip(MARKETPLACES, pool.map(run_collect_stats, MARKETPLACES), strict=True))
     return {"sync": synced, "stats": stats}
 
 
@@ -653,17 +658,25 @@ def main() -> None:
     os.environ.setdefault("SECRET_KEY", Fernet.generate_key().decode())
     reset_settings_cache()
     t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        phases[name] = time.perf_counter() - t0 - sum(phases.values())
+
     with scratch_database():
         flush_redis()
         with sandbox(args.seed, SIZES[args.size], factor) as box:
+            lap("sandbox start")
             point_at(box, factor)
             setup = prepare(box)
+            lap("register, sync, stats")
             work = load_work()
             watcher_gaps(work)
             time.sleep(refill_seconds(factor))
+            lap("watcher gaps, bucket refill")
             cycle = spawn(cycle_worker, box.ports)
+            lap("cycle worker")
             load_outcome(work, cycle["run_id"])
-        setup_s = time.perf_counter() - t0
         flush_redis()
         with sandbox(args.seed, SIZES[args.size], factor) as box:
             point_at(box, factor)
@@ -680,17 +693,19 @@ def main() -> None:
                 )
             ]
             naive = spawn(naive_worker, box.ports, plan, naive_budget)
-    report(args, factor, work, cycle, naive, setup, setup_s)
+            lap("naive (fresh sandbox and worker)")
+    report(args, factor, naive_budget, work, cycle, naive, setup, phases)
 
 
 def report(
     args: argparse.Namespace,
     factor: float,
+    naive_budget: float,
     work: dict[int, AccountWork],
     cycle: dict[str, Any],
     naive: dict[str, Any],
     setup: dict[str, Any],
-    setup_s: float,
+    phases: dict[str, float],
 ) -> None:
     actual: Counter[Endpoint] = Counter(dict(cycle["calls"]))
     minimum: Counter[Endpoint] = Counter()
@@ -719,12 +734,14 @@ def report(
     naive_calls: Counter[Endpoint] = Counter()
     naive_time = 0.0
     sampled = False
+    coverage = []
     for item_id, done in naive["accounts"].items():
         account = work[int(item_id)]
         total_weight = sum(1 + len(kws) for _, kws in account.campaigns)
         scale = total_weight / done["weight_done"] if done["weight_done"] else math.inf
         if done["weight_done"] < total_weight:
             sampled = True
+        coverage.append(f"account {item_id} {done['weight_done']}/{total_weight}")
         for endpoint, count in naive["by_account"].get(item_id, []):
             naive_calls[tuple(endpoint)] += round(count * scale)
         naive_time += done["seconds"] * scale
@@ -736,7 +753,8 @@ def report(
     print(
         f"setup: sync {setup['sync']['accounts']} accounts, stats "
         + ", ".join(f"{mp} {v['stats_saved']} rows" for mp, v in setup["stats"].items())
-        + f"; setup and cycle took {setup_s:.1f} s"
+        + "; bench phases: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items())
     )
     print(
         f"cycle: status {s['status']}, {s['campaigns']} campaigns, {s['keywords']} keywords, "
@@ -788,9 +806,9 @@ def report(
     )
     if sampled:
         print(
-            f"naive run on a sample (budget {args.naive_budget or 'default'} s): per account the first "
-            "campaigns within its share of the budget; calls and time extrapolated by the share of "
-            "campaigns+keywords it covered"
+            f"naive run on a SAMPLE (budget {naive_budget:g} s, shared by the accounts in proportion to "
+            "their work): per account the first campaigns/keywords, calls and time extrapolated by the "
+            "share of campaigns+keywords covered: " + ", ".join(coverage)
         )
     print(
         f"worker peak RSS: {cycle['peak_rss_mb']:.0f} MB (of which {cycle['idle_rss_mb']:.0f} MB before the "
