@@ -13,24 +13,17 @@ Ends with: RESULT rows=... ingest_rows_per_s=... copy_rows_per_s=... ratio=...
 from __future__ import annotations
 
 import argparse
-import os
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import psycopg
+from _support import scratch_database
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from app.core.clock import moscow_today
-from app.core.config import reset_settings_cache
-from app.core.database import database_url, reset_engine, session_scope
+from app.core.database import session_scope
 from app.core.secrets import encrypt_credentials
 from app.models.core import Brand
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
-from app.models.migrate import upgrade
 from app.models.partitions import ensure_stats_partitions
 from app.services.marketing.adapters.base import StatsSnapshot
 from app.services.marketing.stats import AccountStats, store_account_stats
@@ -117,27 +110,6 @@ def measure_raw_copy(tuples: list[tuple[object, ...]]) -> float:
         elapsed = time.perf_counter() - started
         session.rollback()
     return elapsed
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A database of its own on the configured server, migrated, dropped afterwards."""
-    server = make_url(database_url())
-    name = f"adolf_bench_{uuid.uuid4().hex[:10]}"
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = server.set(database=name).render_as_string(hide_password=False)
-    os.environ["DATABASE_URL"] = url
-    reset_settings_cache()
-    reset_engine()
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        reset_engine()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

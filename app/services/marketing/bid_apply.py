@@ -152,6 +152,9 @@ def record_intents(
 ) -> list[MarketingBidIntent]:
     """Write one intent per change (dry-run campaigns: recorded as dry_run, never sent)."""
     check_fence(session, cycle_run_id)
+    # One reading of the clock for the batch: under CLOCK_URL it is an HTTP call, and this
+    # transaction holds the fence lock that every other account's cycle waits for.
+    now = now_utc()
     intents = []
     for bid in planned:
         intent = MarketingBidIntent(
@@ -167,7 +170,7 @@ def record_intents(
             status="dry_run" if bid.campaign_id in dry_run_campaigns else "pending",
             attempts=0 if bid.campaign_id in dry_run_campaigns else 1,
             task_id=task_id,
-            created_at=now_utc(),
+            created_at=now,
         )
         session.add(intent)
         intents.append(intent)

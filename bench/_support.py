@@ -1,0 +1,36 @@
+"""What the benchmarks share: a scratch database of their own (created, migrated, dropped)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from app.core.config import reset_settings_cache
+from app.core.database import database_url, reset_engine
+from app.models.migrate import upgrade
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A database of its own on the configured server, migrated, dropped afterwards."""
+    server = make_url(database_url())
+    name = f"adolf_bench_{uuid.uuid4().hex[:10]}"
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    os.environ["DATABASE_URL"] = url
+    reset_settings_cache()
+    reset_engine()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        reset_engine()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
