@@ -373,22 +373,35 @@ class AccountCycle:
                 if row is not None:
                     row.status, row.paused_reason = "paused", "safety"
             self.result.campaigns_paused += 1
-        for keyword, reason in plan.paused_keywords:
-            try:
-                await self.adapter.pause_keyword(keyword.domain())
-            except AdapterError as error:
-                self._error(f"keyword {keyword.external_id}: pause failed: {error}")
-                continue
-            with session_scope() as session:
-                kw = session.get(MarketingKeyword, keyword.id)
-                if kw is not None:
-                    kw.status, kw.pause_reason, kw.paused_at = "paused", reason[:255], now_utc()
-            self.result.keywords_paused += 1
+        await self._pause_keywords(plan.paused_keywords)
         await self._apply_bids(plan)
         with session_scope() as session:
             for alert in plan.alerts:
                 create_alert(session, alert)
         self.result.alerts += len(plan.alerts)
+
+    async def _pause_keywords(self, paused: list[tuple[KeywordRow, str]]) -> None:
+        """All of the account's keyword pauses in the adapter's batches; each marked on success."""
+        if not paused:
+            return
+        try:
+            results = await self.adapter.pause_keywords([keyword.domain() for keyword, _ in paused])
+        except AdapterError as error:
+            self._error(f"pausing {len(paused)} keywords failed: {error}")
+            return
+        by_key = {r.key: r for r in results}
+        moment = now_utc()
+        with session_scope() as session:
+            for keyword, reason in paused:
+                result = by_key.get((keyword.campaign_external_id, keyword.external_id))
+                if result is None or not result.ok:
+                    why = result.error if result else "no answer"
+                    self._error(f"keyword {keyword.external_id}: pause failed: {why}")
+                    continue
+                row = session.get(MarketingKeyword, keyword.id)
+                if row is not None:
+                    row.status, row.pause_reason, row.paused_at = "paused", reason[:255], moment
+                self.result.keywords_paused += 1
 
     async def _apply_bids(self, plan: CyclePlan) -> None:
         if not plan.bids:

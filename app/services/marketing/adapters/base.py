@@ -163,6 +163,10 @@ class MarketplaceAdapter(Protocol):
 
     async def pause_keyword(self, keyword: Keyword) -> None: ...
 
+    async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
+        """Pause many items in as few calls as the API allows; one result per item."""
+        ...
+
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]: ...
 
     async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:

@@ -591,6 +591,29 @@ class OzonAdapter:
         this is idempotent. Putting it back is POST .../products with the bid we stored."""
         await self._guard(self.api.delete_products(keyword.campaign_external_id, [keyword.external_id]))
 
+    async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
+        """One products/delete per campaign for all of its SKUs to pause."""
+        by_campaign: dict[str, list[str]] = defaultdict(list)
+        for k in keywords:
+            by_campaign[k.campaign_external_id].append(k.external_id)
+        errors: dict[str, str | None] = {}
+        for campaign_id, skus in by_campaign.items():
+            try:
+                await self._guard(self.api.delete_products(campaign_id, sorted(set(skus))))
+                errors[campaign_id] = None
+            except AuthError:
+                raise
+            except AdapterError as failure:
+                errors[campaign_id] = str(failure)
+        return [
+            ItemResult(
+                (k.campaign_external_id, k.external_id),
+                errors[k.campaign_external_id] is None,
+                errors[k.campaign_external_id],
+            )
+            for k in keywords
+        ]
+
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]:
         """Ozon's competitive bid per SKU (≤ 200 SKUs per call) as the bid for the top position, with
         the SKU's minimum CPC (POST /min/sku). Ozon answers 0 for a SKU not in the campaign: no

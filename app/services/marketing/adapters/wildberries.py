@@ -309,8 +309,11 @@ class WildberriesAdapter:
         return await self._send("PATCH", "/api/advert/v1/bids", "set nm bids", {"bids": bids})
 
     async def _get_minus(self, advert_id: int, nm_id: int) -> Any:
-        # Reference: promotion.json POST /adv/v0/normquery/get-minus
-        body = {"items": [{"advert_id": advert_id, "nm_id": nm_id}]}
+        return await self._get_minus_many([(advert_id, nm_id)])
+
+    async def _get_minus_many(self, pairs: Sequence[tuple[int, int]]) -> Any:
+        # Reference: promotion.json POST /adv/v0/normquery/get-minus (items ≤ 100)
+        body = {"items": [{"advert_id": advert_id, "nm_id": nm_id} for advert_id, nm_id in pairs]}
         return await self._send("POST", "/adv/v0/normquery/get-minus", "minus phrases", body)
 
     async def _set_minus(self, advert_id: int, nm_id: int, phrases: Sequence[str]) -> Any:
@@ -737,6 +740,46 @@ class WildberriesAdapter:
         if query in current:
             return
         await self._set_minus(advert_id, nm_id, [*current, query])
+
+    async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
+        """Minus phrases for many clusters: the current lists read 100 (advert, nm) pairs per call,
+        then one set-minus per pair (it takes one pair and replaces its whole list) with the union."""
+        wanted: dict[tuple[int, int], list[Keyword]] = {}
+        results: dict[tuple[str, str], ItemResult] = {}
+        for kw in keywords:
+            key = (kw.campaign_external_id, kw.external_id)
+            try:
+                advert_id = wp.identifier(_int_or_zero(kw.campaign_external_id), "campaign id")
+                nm_id, _ = wp.parse_cluster_id(kw.external_id)
+            except wp.BadItem as error:
+                results[key] = ItemResult(key, False, f"{error}; only search clusters can be excluded on WB")
+                continue
+            wanted.setdefault((advert_id, nm_id), []).append(kw)
+        pairs = list(wanted)
+        current: dict[tuple[int, int], list[str]] = {}
+        for start in range(0, len(pairs), MAX_NORMQUERY_ITEMS):
+            body = await self._get_minus_many(pairs[start : start + MAX_NORMQUERY_ITEMS])
+            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
+                if isinstance(item, Mapping):
+                    current[(item.get("advert_id"), item.get("nm_id"))] = _query_list(  # type: ignore[index]
+                        item.get("norm_queries") or [], "norm_queries"
+                    )
+        for pair, items in wanted.items():
+            have = current.get(pair, [])
+            queries = [wp.parse_cluster_id(kw.external_id)[1] for kw in items]
+            missing = [q for q in dict.fromkeys(queries) if q not in have]
+            refused: str | None = None
+            if missing:
+                try:
+                    await self._set_minus(pair[0], pair[1], [*have, *missing])
+                except AuthError:
+                    raise
+                except AdapterError as failure:
+                    refused = str(failure)
+            for kw in items:
+                key = (kw.campaign_external_id, kw.external_id)
+                results[key] = ItemResult(key, refused is None, refused)
+        return [results[(k.campaign_external_id, k.external_id)] for k in keywords]
 
     # ---- signals, money -------------------------------------------------------------------------
 

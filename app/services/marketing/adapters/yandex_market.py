@@ -420,6 +420,12 @@ class YandexMarketAdapter:
         if not result.ok:
             raise PermanentError(MARKETPLACE, "pause keyword", result.error or "refused")
 
+    async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
+        """Bid 0 for every SKU, in the same 1500-SKU batches as any bid change."""
+        return await self.set_bids(
+            [BidChange(k.campaign_external_id, k.external_id, REMOVE_BID, k.product_id) for k in keywords]
+        )
+
     async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
         """YM's documented minimum for every SKU (50 = 0.5 % of the price; 0 would remove it)."""
         return {(k.campaign_external_id, k.external_id): MIN_BID for k in keywords}
