@@ -140,8 +140,14 @@ def store_account_stats(
         session.execute(update(MarketingCampaign), spent)  # bulk UPDATE by primary key
     if not fetched.errors:
         account.last_stats_collected_at = collected_at
-    for reason in summary.rejected:
-        logger.warning("account %s: rejected %s", account.id, reason)
+    if summary.rejected:
+        # One line per account and collection, not one per item: a day of clusters can be thousands.
+        logger.warning(
+            "account %s: rejected %d stats items, e.g. %s",
+            account.id,
+            len(summary.rejected),
+            "; ".join(summary.rejected[:3]),
+        )
     return summary
 
 

@@ -228,8 +228,13 @@ def run_sync(account_id: int | None = None) -> dict[str, object]:
             row = session.get(MarketplaceAccount, account.id)
             assert row is not None
             summary = apply_account_state(session, row, *state)
-        for reason in summary.rejected:
-            logger.warning("sync of account %s rejected %s", account.id, reason)
+        if summary.rejected:
+            logger.warning(
+                "sync of account %s rejected %d items, e.g. %s",
+                account.id,
+                len(summary.rejected),
+                "; ".join(summary.rejected[:3]),
+            )
         details.append(summary.as_dict())
     result["errors"] = sum(1 for d in details if "error" in d)
     result["details"] = details
