@@ -15,6 +15,7 @@ from celery import chain, group
 from app.cli.up import Child
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
+from app.models.marketing import MarketplaceAccount
 from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 
 DEFAULT_PORTS = {"wildberries": 8101, "ozon": 8102, "yandex_market": 8103, "watcher": 8104}
@@ -108,8 +109,6 @@ def wait_for_sandbox(ports: dict[str, int], timeout: float = 60.0) -> dict[str, 
 
 
 def register_demo_accounts(accounts: list[dict[str, Any]]) -> int:
-    from app.models.marketing import MarketplaceAccount
-
     with session_scope() as session:
         ids = register_sandbox_accounts(session, accounts)
         for account_id in ids:

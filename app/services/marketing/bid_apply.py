@@ -105,6 +105,14 @@ def start_cycle_run(session: Session, task_id: str | None) -> MarketingCycleRun:
     return run
 
 
+def intents_by_id(session: Session, ids: Sequence[int]) -> list[MarketingBidIntent]:
+    """The intents of `ids`, in that order (to mark them after the call, in a new session)."""
+    found = {
+        i.id: i for i in session.scalars(select(MarketingBidIntent).where(MarketingBidIntent.id.in_(ids)))
+    }
+    return [found[i] for i in ids]
+
+
 def open_intents(session: Session, keyword_ids: Sequence[int]) -> list[MarketingBidIntent]:
     if not keyword_ids:
         return []

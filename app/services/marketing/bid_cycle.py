@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from app.core.clock import moscow_today, now_utc
 from app.core.database import session_scope
-from app.models.marketing import MarketingBidIntent, MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, Keyword, MarketplaceAdapter
 from app.services.marketing.alerts import AlertRequest, create_alert
 from app.services.marketing.bid_apply import (
@@ -27,6 +24,7 @@ from app.services.marketing.bid_apply import (
     FencingError,
     PlannedBid,
     check_fence,
+    intents_by_id,
     mark_results,
     mark_unknown,
     open_intents,
@@ -432,12 +430,12 @@ class AccountCycle:
         except AdapterError as error:
             self._error(f"setting {len(live)} bids failed: {error}")
             with session_scope() as session:
-                mark_unknown(session, _intents(session, [iid for iid, _ in live]), error)
+                mark_unknown(session, intents_by_id(session, [iid for iid, _ in live]), error)
             self.result.bids_unknown += len(live)
             return
         with session_scope() as session:
             outcome = mark_results(
-                session, _intents(session, [iid for iid, _ in live]), [b for _, b in live], results
+                session, intents_by_id(session, [iid for iid, _ in live]), [b for _, b in live], results
             )
         self.result.bids_updated += outcome.applied
         self.result.bids_failed += outcome.failed
@@ -487,13 +485,6 @@ def on_step(bid: int, marketplace: str, max_bid: int | None) -> int:
     if max_bid is not None and up > max_bid:
         return bid // step * step
     return up
-
-
-def _intents(session: Session, ids: list[int]) -> list[MarketingBidIntent]:
-    by_id = {
-        i.id: i for i in session.scalars(select(MarketingBidIntent).where(MarketingBidIntent.id.in_(ids)))
-    }
-    return [by_id[i] for i in ids]
 
 
 def engine_competitors(data: CompetitorBids | None, now: datetime) -> dict[str, Any]:

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.core.database import session_scope
-from app.models.marketing import MarketingBidIntent, MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, Keyword
 from app.services.marketing.bid_apply import (
     ApplyOutcome,
     PlannedBid,
+    intents_by_id,
     mark_results,
     mark_unknown,
     open_intents,
@@ -105,10 +106,10 @@ def apply_manual_change(
                 results = await adapter.set_bids([planned.change()])
             except AdapterError as error:
                 with session_scope() as session:
-                    mark_unknown(session, [_get(session, intent_id)], error)
+                    mark_unknown(session, intents_by_id(session, [intent_id]), error)
                 raise
             with session_scope() as session:
-                done = mark_results(session, [_get(session, intent_id)], [planned], results)
+                done = mark_results(session, intents_by_id(session, [intent_id]), [planned], results)
             if done.failed:
                 raise BidChangeError(f"the marketplace refused the bid: {'; '.join(done.errors or [])}")
             return {
@@ -118,9 +119,3 @@ def apply_manual_change(
             }
 
     return asyncio.run(send())
-
-
-def _get(session: Session, intent_id: int) -> MarketingBidIntent:
-    intent = session.get(MarketingBidIntent, intent_id)
-    assert intent is not None
-    return intent
