@@ -82,7 +82,6 @@ PARALLEL_CAMPAIGNS = 5
 REPORT_POLL_FIRST_S = 1.0
 REPORT_POLL_MAX_S = 30.0
 REPORT_TIMEOUT_S = 900.0
-REPORT_DONE_STATES = ("OK", "ERROR")
 # A 400 of PUT .../products names the offending entry as `bids[<i>]` (the sandbox does; real Ozon's
 # wording is undocumented — without an index, the whole request's items fail together).
 MAX_REFUSED_PER_BATCH = 10

@@ -308,9 +308,6 @@ class WildberriesAdapter:
         # Reference: promotion.json PATCH /api/advert/v1/bids (≤ 50 campaigns × 50 nms, kopecks)
         return await self._send("PATCH", "/api/advert/v1/bids", "set nm bids", {"bids": bids})
 
-    async def _get_minus(self, advert_id: int, nm_id: int) -> Any:
-        return await self._get_minus_many([(advert_id, nm_id)])
-
     async def _get_minus_many(self, pairs: Sequence[tuple[int, int]]) -> Any:
         # Reference: promotion.json POST /adv/v0/normquery/get-minus (items ≤ 100)
         body = {"items": [{"advert_id": advert_id, "nm_id": nm_id} for advert_id, nm_id in pairs]}
@@ -718,28 +715,10 @@ class WildberriesAdapter:
                 ) from None
 
     async def pause_keyword(self, keyword: Keyword) -> None:
-        """Add the cluster to the (advert, nm) minus phrases. set-minus replaces the whole list, so
-        the current list is read first and the union is sent."""
-        operation = "pause keyword"
-        advert_id = _advert_id(keyword.campaign_external_id, operation)
-        try:
-            nm_id, query = wp.parse_cluster_id(keyword.external_id)
-        except wp.BadItem as error:
-            raise PermanentError(
-                MARKETPLACE, operation, f"{error}; only search clusters can be excluded on WB"
-            ) from None
-        body = await self._get_minus(advert_id, nm_id)
-        current: list[str] = []
-        for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
-            if (
-                isinstance(item, Mapping)
-                and item.get("advert_id") == advert_id
-                and item.get("nm_id") == nm_id
-            ):
-                current = _query_list(item.get("norm_queries") or [], "norm_queries")
-        if query in current:
-            return
-        await self._set_minus(advert_id, nm_id, [*current, query])
+        """Add the cluster to the (advert, nm) minus phrases (see `pause_keywords`)."""
+        (result,) = await self.pause_keywords([keyword])
+        if not result.ok:
+            raise PermanentError(MARKETPLACE, "pause keyword", result.error or "refused")
 
     async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
         """Minus phrases for many clusters: the current lists read 100 (advert, nm) pairs per call,
