@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import moscow_today, now_utc
 from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.services.marketing.adapters import require_marketplace
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter, StatsSnapshot
 from app.services.marketing.runtime import AdapterPool, active_accounts
 from app.services.marketing.stats_store import StatsTuple, stats_tuple, write_stats_rows
@@ -154,6 +155,7 @@ def store_account_stats(
 def run_collect_stats(marketplace: str, now: datetime | None = None) -> dict[str, object]:
     """Collect today's snapshots of every active account of `marketplace` (accounts concurrently);
     each account is written in its own transaction."""
+    require_marketplace(marketplace)
     now = now or now_utc()
     today = moscow_today(now)
     with session_scope() as session:

@@ -10,12 +10,6 @@ from sqlalchemy.exc import OperationalError
 from app.services.marketing.adapters.base import TransientError
 from app.services.marketing.stats import run_collect_stats
 
-MARKETPLACES = ("wb", "ozon", "ym")
-
-
-class UnknownMarketplace(ValueError):
-    pass
-
 
 @shared_task(
     name="app.tasks.marketing.stats.collect_stats",
@@ -29,6 +23,4 @@ class UnknownMarketplace(ValueError):
     autoretry_for=(OperationalError, TransientError),
 )
 def collect_stats(self: Any, marketplace: str) -> dict[str, Any]:
-    if marketplace not in MARKETPLACES:
-        raise UnknownMarketplace(f"unknown marketplace {marketplace!r}; use one of wb, ozon, ym")
     return run_collect_stats(marketplace)

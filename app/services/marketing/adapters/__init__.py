@@ -18,15 +18,23 @@ import redis.asyncio as aioredis
 from app.core.config import Settings, get_settings
 from app.core.redis import client_url
 from app.core.secrets import decrypt_credentials
+from app.models.marketing import MARKETPLACES
 from app.services.marketing.adapters.base import MarketplaceAdapter
 from app.services.marketing.adapters.http import Pacing, RetryPolicy
 from app.services.marketing.adapters.pacing import RedisRateLimiter
 
-MARKETPLACES = ("wb", "ozon", "ym")
-
 
 class UnknownMarketplaceError(ValueError):
     pass
+
+
+def require_marketplace(marketplace: str) -> str:
+    """A known marketplace code, or a one-line error that lists them."""
+    if marketplace not in MARKETPLACES:
+        raise UnknownMarketplaceError(
+            f"unknown marketplace {marketplace!r}; use one of {', '.join(MARKETPLACES)}"
+        )
+    return marketplace
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,7 @@ def get_adapter(
     `client` replaces the HTTP client (tests pass one over the sandbox's ASGI app); `redis_client`
     the shared-bucket Redis; `credentials` the decrypted secret (else taken from the row).
     """
-    if marketplace not in MARKETPLACES:
-        raise UnknownMarketplaceError(
-            f"unknown marketplace {marketplace!r}; use one of {', '.join(MARKETPLACES)}"
-        )
+    require_marketplace(marketplace)
     settings = get_settings()
     ref = AccountRef(
         id=account.id, marketplace=marketplace, name=account.name, settings=dict(account.settings or {})
