@@ -16,9 +16,9 @@ from app.cli.up import Child
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
 from app.models.marketing import MarketplaceAccount
+from app.sandbox.server import DEFAULT_PORTS, free_port
 from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 
-DEFAULT_PORTS = {"wildberries": 8101, "ozon": 8102, "yandex_market": 8103, "watcher": 8104}
 FAST_FACTOR = 60.0
 # What the demo's campaigns bid by (account setting `default_strategy`, applied to new campaigns
 # by sync): WB holds position 3, Ozon and YM buy traffic up to a cap (YM bids: % of price × 100).
@@ -40,14 +40,7 @@ def port_free(port: int) -> bool:
 
 def choose_ports() -> dict[str, int]:
     """The documented ports (8101–8104) when free, else any free ones."""
-    ports = {}
-    for name, port in DEFAULT_PORTS.items():
-        if not port_free(port):
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                port = int(sock.getsockname()[1])
-        ports[name] = port
-    return ports
+    return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
 
 
 def sandbox_child(ports: dict[str, int], seed: int) -> Child:

@@ -311,6 +311,10 @@ class MarketingCampaign(TimestampMixin, Base):
         back_populates="campaign", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    def spent_on(self, day: date) -> int:
+        """Kopecks spent on Moscow day `day`: `spent_today` belongs to `spent_date` only."""
+        return self.spent_today if self.spent_date == day else 0
+
 
 class MarketingKeyword(TimestampMixin, Base):
     """A biddable unit of a campaign: search cluster, phrase, WB nm or Ozon/YM SKU."""

@@ -58,10 +58,6 @@ class BudgetSettings:
     projection: ProjectionMode = ProjectionMode.PAUSE
 
 
-def current_spend(campaign: MarketingCampaign, today: date) -> int:
-    return campaign.spent_today if campaign.spent_date == today else 0
-
-
 def plan_budget_checks(
     session: Session, now: datetime, settings: BudgetSettings
 ) -> tuple[list[PlannedAction], int]:
@@ -107,7 +103,7 @@ def plan_budget_checks(
     )
     rates = _recent_rates(session, [c.id for c in active], today)
     for campaign in active:
-        spent = current_spend(campaign, today)
+        spent = campaign.spent_on(today)
         assert campaign.daily_limit is not None
         last_point = rates.get(campaign.id, (None, None))
         data_age = (now.timestamp() - last_point[1]) if last_point[1] else 0.0

@@ -95,7 +95,7 @@ def load_campaigns(session: Session, account_id: int, today: date) -> list[Campa
             dict(c.strategy_params or {}),
             dict(c.safety_params or {}),
             c.daily_limit,
-            c.spent_today if c.spent_date == today else 0,
+            c.spent_on(today),
             c.max_bid,
             c.dry_run,
         )
