@@ -57,6 +57,7 @@ from sqlalchemy import select
 from app.core.clock import moscow_today, now_utc
 from app.core.config import get_settings, reset_settings_cache
 from app.core.database import session_scope
+from app.core.marketplaces import Marketplace
 from app.models.marketing import (
     MarketingBidIntent,
     MarketingCampaign,
@@ -66,7 +67,6 @@ from app.models.marketing import (
 from app.sandbox.server import APP_NAMES, free_port
 from app.services.marketing.adapters.base import BidChange, Keyword
 from app.services.marketing.adapters.limits import (
-    Marketplace,
     RateLimit,
     WbTokenType,
     YmTier,
@@ -88,7 +88,7 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "ym": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 900}, "max_bid": 1_000},
 }
 APP_OF = {"wb": "wildberries", "ozon": "ozon", "ym": "yandex_market"}
-LIMITS_OF = {"wildberries": Marketplace.WILDBERRIES, "yandex_market": Marketplace.YANDEX_MARKET}
+LIMITS_OF = {"wildberries": Marketplace.WB, "yandex_market": Marketplace.YM}
 LIMIT_KEY = {"wildberries": WbTokenType.PERSONAL.value, "yandex_market": YmTier.NONE.value}
 # Endpoints that change something on the marketplace (the write phase of a cycle).
 WRITES = {

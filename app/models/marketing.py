@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.marketplaces import MARKETPLACES
 from app.models.base import Base, CreatedAtMixin, TimestampMixin, check_in
 from app.models.core import Brand, Notification
 
@@ -44,15 +45,6 @@ EMPTY_OBJECT: Final = text("'{}'::jsonb")
 
 
 # --- Allowed values ----------------------------------------------------------------------------
-
-
-class Marketplace(StrEnum):
-    WB = "wb"
-    OZON = "ozon"
-    YM = "ym"
-
-
-MARKETPLACES: Final[tuple[str, ...]] = tuple(Marketplace)
 
 
 class CampaignType(StrEnum):

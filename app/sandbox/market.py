@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import MOSCOW, VirtualClock, moscow_date
 from app.sandbox.world import Campaign, CampaignItem, Cluster, Product, World
-from app.services.marketing.adapters.limits import Marketplace
 
 # Competitor bids are piecewise constant over 30-minute blocks; Moscow hours and midnight (UTC+3)
 # fall on block boundaries, so one segment never spans two hours or two business days.
@@ -172,7 +172,7 @@ class Market:
         return 1 + len(bids) - bisect.bisect_right(bids, entry.effective_bid)
 
     def is_serving(self, campaign: Campaign, day: date) -> bool:
-        if campaign.marketplace == Marketplace.WILDBERRIES:
+        if campaign.marketplace == Marketplace.WB:
             return campaign.status == "9" and campaign.budget_kopecks > 0
         if campaign.marketplace == Marketplace.OZON:
             return campaign.status == "CAMPAIGN_STATE_RUNNING" and self.available_budget(campaign, day) > 0
@@ -180,7 +180,7 @@ class Market:
 
     def available_budget(self, campaign: Campaign, day: date) -> float:
         """Kopecks the campaign may still spend today (inf = no limit)."""
-        if campaign.marketplace == Marketplace.WILDBERRIES:
+        if campaign.marketplace == Marketplace.WB:
             available = campaign.budget_kopecks - self.spend_frac.get(campaign.id, 0.0)
         elif campaign.marketplace == Marketplace.OZON and campaign.budget_kopecks > 0:
             available = campaign.budget_kopecks - campaign.spent_total
@@ -207,7 +207,7 @@ class Market:
         self, campaign: Campaign, item: CampaignItem, product: Product, cluster: Cluster
     ) -> AuctionEntry | None:
         mp = campaign.marketplace
-        if mp == Marketplace.WILDBERRIES:
+        if mp == Marketplace.WB:
             if cluster.text in item.minus_phrases:
                 return None
             if cluster.placement == "search":
@@ -303,7 +303,7 @@ class Market:
     def _charge(self, campaign: Campaign, day: date, amount: float, *, exhausted: bool) -> None:
         campaign.spent_total += amount
         self.daily_spend[(campaign.id, day)] = self.daily_spend.get((campaign.id, day), 0.0) + amount
-        if campaign.marketplace == Marketplace.WILDBERRIES:
+        if campaign.marketplace == Marketplace.WB:
             frac = self.spend_frac.get(campaign.id, 0.0) + amount
             whole = min(int(frac), campaign.budget_kopecks)
             campaign.budget_kopecks -= whole

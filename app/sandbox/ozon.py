@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import MOSCOW, moscow_date
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware, current_fault
@@ -33,7 +34,7 @@ from app.sandbox.http import BadJSON, JSONBody, is_int, micro_rubles, parse_int
 from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, REVENUE, SLOTS, SPEND, VIEWS
 from app.sandbox.state import OzonToken, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
-from app.services.marketing.adapters.limits import OZON_FREE_OPERATIONS, Marketplace
+from app.services.marketing.adapters.limits import OZON_FREE_OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -1008,7 +1009,9 @@ def create_ozon_app(sandbox: Sandbox) -> Starlette:
     return Starlette(
         routes=[*routes, *control_routes(sandbox)],
         exception_handlers={404: not_found, 405: not_found},
-        middleware=[Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.OZON.value)],
+        middleware=[
+            Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.OZON.long_name)
+        ],
     )
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import VirtualClock
 from app.sandbox.effects import EffectLog
 from app.sandbox.faults import FaultInjector, current_fault
 from app.sandbox.market import Market
 from app.sandbox.ratelimit import BucketRegistry, DailyQuota, ParallelGate, Profile, ResourceWindows
 from app.sandbox.world import Account, World, WorldSize, build_world
-from app.services.marketing.adapters.limits import Marketplace
 
 # Documented propagation delays (issue 3, "bid changes taking effect after the documented delays"):
 # WB applies bid changes "once per 30 s, the last change within an interval wins" (reference §1.1);
@@ -138,7 +138,7 @@ class Sandbox:
     ) -> None:
         self.effects.record(
             at=self.clock.now().isoformat(),
-            marketplace=marketplace.value,
+            marketplace=marketplace.long_name,
             account_id=account_id,
             method=method,
             path=path,
@@ -150,11 +150,11 @@ class Sandbox:
     def accounts_json(self, marketplace: str | None = None) -> list[dict[str, Any]]:
         out = []
         for account in self.world.accounts.values():
-            if marketplace and account.marketplace != marketplace:
+            if marketplace and account.marketplace.long_name != marketplace:
                 continue
             entry: dict[str, Any] = {
                 "id": account.id,
-                "marketplace": account.marketplace.value,
+                "marketplace": account.marketplace.long_name,
                 "brand_id": account.brand_id,
                 "name": account.name,
                 "credentials": account.credentials(),

@@ -43,13 +43,13 @@ class WatcherApi:
         # Keywords and SKUs never change in a world: index them once (bench worlds hold 10 000+).
         world = sandbox.world
         self._keywords: dict[tuple[str, str], Cluster] = {
-            (c.marketplace.value, c.text): c for c in world.clusters.values() if c.placement == "search"
+            (c.marketplace.long_name, c.text): c for c in world.clusters.values() if c.placement == "search"
         }
         self._skus: dict[tuple[str, str], Product] = {}
         for product in world.products.values():
-            self._skus[(product.marketplace.value, str(product.id))] = product
+            self._skus[(product.marketplace.long_name, str(product.id))] = product
             if product.shop_sku:
-                self._skus[(product.marketplace.value, product.shop_sku)] = product
+                self._skus[(product.marketplace.long_name, product.shop_sku)] = product
 
     def _auth(self, request: Request) -> JSONBody | None:
         key = request.headers.get("x-watcher-key", "")

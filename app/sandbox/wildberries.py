@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import MOSCOW, moscow_date
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware
@@ -30,7 +31,7 @@ from app.sandbox.market import ATBS, BASE_CTR, CLICKS, ORDERS, POS_VIEWS, REVENU
 from app.sandbox.ratelimit import seconds_header
 from app.sandbox.state import WB_BID_TICK_S, WB_DELETE_DELAY_S, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
-from app.services.marketing.adapters.limits import Marketplace, find_operation
+from app.services.marketing.adapters.limits import find_operation
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class WildberriesApi:
     # ---- the common pipeline: auth → rate limit → handler ----------------------------------------
 
     def endpoint(self, method: str, path: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        operation = find_operation(Marketplace.WILDBERRIES, method, path)
+        operation = find_operation(Marketplace.WB, method, path)
         if operation is None:
             raise RuntimeError(f"no rate-limit row for WB {method} {path}; add it to limits.py")
 
@@ -209,7 +210,7 @@ class WildberriesApi:
 
     def record(self, call: WbCall, status: int, effect: dict[str, Any]) -> None:
         self.sb.record(
-            Marketplace.WILDBERRIES,
+            Marketplace.WB,
             call.account.id,
             call.request.method,
             call.request.url.path,
@@ -225,7 +226,7 @@ class WildberriesApi:
         campaign = self.sb.world.campaigns.get(campaign_id)
         if (
             campaign is None
-            or campaign.marketplace != Marketplace.WILDBERRIES
+            or campaign.marketplace != Marketplace.WB
             or campaign.account_id != call.account.id
         ):
             return None
@@ -1240,7 +1241,7 @@ def create_wildberries_app(sandbox: Sandbox) -> Starlette:
         routes=[*routes, *control_routes(sandbox)],
         exception_handlers={404: not_found, 405: not_found},
         middleware=[
-            Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.WILDBERRIES.value)
+            Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.WB.long_name)
         ],
     )
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from app.services.marketing.adapters.limits import Marketplace, WbTokenType, YmTier
+from app.core.marketplaces import Marketplace
+from app.services.marketing.adapters.limits import WbTokenType, YmTier
 
 Placement = Literal["search", "recommendations"]
 
@@ -103,7 +104,7 @@ class Account:
     ym_tier: YmTier = YmTier.NONE
 
     def credentials(self) -> dict[str, object]:
-        if self.marketplace == Marketplace.WILDBERRIES:
+        if self.marketplace == Marketplace.WB:
             return {"tokens": dict(self.wb_tokens)}
         if self.marketplace == Marketplace.OZON:
             return {"client_id": self.ozon_client_id, "client_secret": self.ozon_client_secret}
@@ -215,7 +216,7 @@ class World:
         return {
             p.shop_sku: p
             for p in self.products.values()
-            if p.account_id == account_id and p.marketplace == Marketplace.YANDEX_MARKET
+            if p.account_id == account_id and p.marketplace == Marketplace.YM
         }
 
 
@@ -334,7 +335,9 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
     def new_cluster(
         mp: Marketplace, text: str, placement: Placement, center: int, low: int, high: int
     ) -> int:
-        cid = (len(clusters) + 1) + {"wildberries": 0, "ozon": 10**6, "yandex_market": 2 * 10**6}[mp]
+        cid = (len(clusters) + 1) + {Marketplace.WB: 0, Marketplace.OZON: 10**6, Marketplace.YM: 2 * 10**6}[
+            mp
+        ]
         clusters[cid] = Cluster(
             id=cid,
             marketplace=mp,
@@ -351,14 +354,12 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
     # ---- Wildberries ------------------------------------------------------------------------------
     # Effective CPMs of WB search run from the minimum bid (~150 ₽) to a few thousand rubles.
     wb_search = [
-        new_cluster(Marketplace.WILDBERRIES, query_text(i), "search", 40_000, 15_000, 300_000)
+        new_cluster(Marketplace.WB, query_text(i), "search", 40_000, 15_000, 300_000)
         for i in range(size.wb_clusters)
     ]
     wb_accounts = []
     for i in range(size.wb_accounts):
-        acc = Account(
-            next(next_account), Marketplace.WILDBERRIES, brands[i % len(brands)].id, f"WB кабинет {i + 1}"
-        )
+        acc = Account(next(next_account), Marketplace.WB, brands[i % len(brands)].id, f"WB кабинет {i + 1}")
         seller = f"{rng.getrandbits(64):016x}"
         promo = WB_PROMOTION_SCOPE_BIT | 0b10
         for token_type in (WbTokenType.PERSONAL, WbTokenType.SERVICE, WbTokenType.BASE, WbTokenType.TEST):
@@ -398,7 +399,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
         created = start - timedelta(days=rng.randrange(5, 200), minutes=rng.randrange(1440))
         camp = Campaign(
             id=cid,
-            marketplace=Marketplace.WILDBERRIES,
+            marketplace=Marketplace.WB,
             account_id=acc.id,
             name=f"{rng.choice(_WORDS).capitalize()} — кампания {n + 1}",
             kind=str(kind),
@@ -418,7 +419,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
             next_nm += rng.randrange(1, 5000)
             product = Product(
                 id=nm,
-                marketplace=Marketplace.WILDBERRIES,
+                marketplace=Marketplace.WB,
                 account_id=acc.id,
                 title=f"{subject.capitalize()} {rng.choice(_ADJECTIVES)}",
                 subject_id=subject_id,
@@ -428,7 +429,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
                 cluster_ids=rng.sample(wb_search, min(size.clusters_per_nm, len(wb_search))),
             )
             rec = new_cluster(
-                Marketplace.WILDBERRIES,
+                Marketplace.WB,
                 f"рекомендации: {subject}",
                 "recommendations",
                 30_000,
@@ -529,13 +530,13 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
 
     # ---- Yandex Market ----------------------------------------------------------------------------
     ym_clusters = [
-        new_cluster(Marketplace.YANDEX_MARKET, query_text(i), "search", 400, 50, 3000)
+        new_cluster(Marketplace.YM, query_text(i), "search", 400, 50, 3000)
         for i in range(max(20, size.ym_skus // 10))
     ]
     for i in range(size.ym_accounts):
         acc = Account(
             next(next_account),
-            Marketplace.YANDEX_MARKET,
+            Marketplace.YM,
             brands[i % len(brands)].id,
             f"Маркет кабинет {i + 1}",
         )
@@ -549,7 +550,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
         # one already, holding a third of the catalogue.
         camp = Campaign(
             id=acc.ym_business_id,
-            marketplace=Marketplace.YANDEX_MARKET,
+            marketplace=Marketplace.YM,
             account_id=acc.id,
             name="Буст продаж (API)",
             kind="BOOST",
@@ -565,7 +566,7 @@ def build_world(seed: int = 1, size: WorldSize | None = None, start: datetime | 
             pid = 3_000_000_000 + acc.id * 100_000 + k
             products[pid] = Product(
                 id=pid,
-                marketplace=Marketplace.YANDEX_MARKET,
+                marketplace=Marketplace.YM,
                 account_id=acc.id,
                 title=f"{subject.capitalize()} {rng.choice(_ADJECTIVES)}",
                 subject_id=subject_id,

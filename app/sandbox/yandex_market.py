@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import MOSCOW
 from app.sandbox.control import control_routes
 from app.sandbox.faults import FaultMiddleware, current_fault
@@ -34,7 +35,7 @@ from app.sandbox.market import CLICKS, ORDERS, REVENUE, SPEND, VIEWS
 from app.sandbox.ratelimit import until_header
 from app.sandbox.state import YM_BID_DELAY_S, ReportJob, Sandbox
 from app.sandbox.world import Account, Campaign, CampaignItem, Product
-from app.services.marketing.adapters.limits import YM_PARALLEL_REQUESTS, Marketplace, YmTier, find_operation
+from app.services.marketing.adapters.limits import YM_PARALLEL_REQUESTS, YmTier, find_operation
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class YandexMarketApi:
     def endpoint(
         self, method: str, path: str, handler: Handler, scope: str
     ) -> Callable[[Request], Awaitable[Response]]:
-        operation = find_operation(Marketplace.YANDEX_MARKET, method, path)
+        operation = find_operation(Marketplace.YM, method, path)
         if operation is None:
             raise RuntimeError(f"no limit row for YM {method} {path}; add it to limits.py")
 
@@ -152,7 +153,7 @@ class YandexMarketApi:
 
     def record(self, call: YmCall, effect: dict[str, Any]) -> None:
         self.sb.record(
-            Marketplace.YANDEX_MARKET,
+            Marketplace.YM,
             call.account.id,
             call.request.method,
             call.request.url.path,
@@ -406,7 +407,7 @@ class YandexMarketApi:
         started = call.now + timedelta(seconds=REPORT_PENDING_S / pace)
         self.sb.reports[report_id] = ReportJob(
             id=report_id,
-            marketplace=Marketplace.YANDEX_MARKET,
+            marketplace=Marketplace.YM,
             account_id=call.account.id,
             created_at=call.now,
             started_at=started,
@@ -434,7 +435,7 @@ class YandexMarketApi:
         # Reference: GET /v2/reports/info/{reportId} — PENDING → PROCESSING → DONE (or FAILED),
         # `file` once DONE; subStatus NO_DATA when the period had no boost activity.
         job = self.sb.reports.get(call.request.path_params["reportId"])
-        if job is None or job.marketplace != Marketplace.YANDEX_MARKET or job.account_id != call.account.id:
+        if job is None or job.marketplace != Marketplace.YM or job.account_id != call.account.id:
             raise YmError(404, "NOT_FOUND", "report not found")
         state = job.state(call.now)
         status = {"NOT_STARTED": "PENDING", "IN_PROGRESS": "PROCESSING", "OK": "DONE", "ERROR": "FAILED"}[
@@ -456,7 +457,7 @@ class YandexMarketApi:
     async def report_file(self, request: Request) -> Response:
         """The generated boost report (JSON lines of SKU, day, shows, clicks, orders and fee)."""
         job = self.sb.reports.get(request.path_params["reportId"])
-        if job is None or job.marketplace != Marketplace.YANDEX_MARKET or job.state(self.sb.now()) != "OK":
+        if job is None or job.marketplace != Marketplace.YM or job.state(self.sb.now()) != "OK":
             return envelope_error(404, "NOT_FOUND", "report file not found")
         campaign = self.sb.world.campaigns[job.campaign_ids[0]]
         rows = []
@@ -537,6 +538,6 @@ def create_yandex_market_app(sandbox: Sandbox) -> Starlette:
         routes=[*routes, *control_routes(sandbox)],
         exception_handlers={404: not_found, 405: not_found},
         middleware=[
-            Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.YANDEX_MARKET.value)
+            Middleware(FaultMiddleware, injector=sandbox.faults, marketplace=Marketplace.YM.long_name)
         ],
     )

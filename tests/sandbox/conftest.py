@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld, create_sandbox
-from app.services.marketing.adapters.limits import Marketplace
 
 
 @pytest.fixture
@@ -48,16 +48,16 @@ async def watcher(world: SandboxWorld) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def accounts(world: SandboxWorld, marketplace: Marketplace) -> list[dict[str, Any]]:
-    return world.sandbox.accounts_json(marketplace.value)
+    return world.sandbox.accounts_json(marketplace.long_name)
 
 
 def wb_headers(world: SandboxWorld, token_type: str = "personal", index: int = 0) -> dict[str, str]:
-    account = accounts(world, Marketplace.WILDBERRIES)[index]
+    account = accounts(world, Marketplace.WB)[index]
     return {"Authorization": account["credentials"]["tokens"][token_type]}
 
 
 def ym_headers(world: SandboxWorld, index: int = 0) -> dict[str, str]:
-    account = accounts(world, Marketplace.YANDEX_MARKET)[index]
+    account = accounts(world, Marketplace.YM)[index]
     return {"Api-Key": account["credentials"]["api_key"]}
 
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.ratelimit import Profile
 from app.sandbox.server import SandboxWorld, create_sandbox
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts
 
@@ -66,7 +66,7 @@ def mutated(draw: st.DrawFn, template: Any) -> Any:
 
 
 def wb_setup(world: SandboxWorld) -> tuple[dict[str, str], dict[str, Any]]:
-    account = accounts(world, Marketplace.WILDBERRIES)[0]
+    account = accounts(world, Marketplace.WB)[0]
     campaign = next(
         c
         for c in world.sandbox.world.campaigns.values()
@@ -284,7 +284,7 @@ def test_ozon_queries(query: dict[str, str]) -> None:
 
 # ---- Yandex Market --------------------------------------------------------------------------------
 
-YM_ACCOUNT = accounts(WORLD, Marketplace.YANDEX_MARKET)[0]["credentials"]
+YM_ACCOUNT = accounts(WORLD, Marketplace.YM)[0]["credentials"]
 YM_HEADERS = {"Api-Key": YM_ACCOUNT["api_key"]}
 YM_BIZ = YM_ACCOUNT["business_id"]
 YM_CASES: list[tuple[str, str, str, Any]] = [

@@ -7,15 +7,15 @@ import asyncio
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import APP_NAMES, SandboxWorld
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox.conftest import accounts, advance, wb_headers
 
 pytestmark = pytest.mark.anyio
 
 
 def bid_body(world: SandboxWorld, bid: int = 90_000) -> dict[str, object]:
-    account_id = accounts(world, Marketplace.WILDBERRIES)[0]["id"]
+    account_id = accounts(world, Marketplace.WB)[0]["id"]
     campaign = next(
         c
         for c in world.sandbox.world.campaigns.values()

@@ -8,18 +8,18 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.clock import moscow_date, next_moscow_midnight
 from app.sandbox.market import SPEND, VIEWS
 from app.sandbox.server import SandboxWorld, create_sandbox
 from app.sandbox.world import Campaign
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox.conftest import accounts, advance, ozon_headers, wb_headers
 
 pytestmark = pytest.mark.anyio
 
 
 def manual_cpm(world: SandboxWorld) -> Campaign:
-    account_id = accounts(world, Marketplace.WILDBERRIES)[0]["id"]
+    account_id = accounts(world, Marketplace.WB)[0]["id"]
     return next(
         c
         for c in world.sandbox.world.campaigns.values()
@@ -93,7 +93,7 @@ async def test_spend_never_exceeds_the_budget(seed: int) -> None:
     active = [
         c
         for c in world.sandbox.world.campaigns.values()
-        if c.marketplace == Marketplace.WILDBERRIES and c.status == "9"
+        if c.marketplace == Marketplace.WB and c.status == "9"
     ]
     active[0].budget_kopecks = 50_000  # 500 ₽: runs out within the first day
     budgets = {c.id: c.budget_kopecks for c in active}
@@ -183,7 +183,7 @@ async def test_same_seed_same_world_and_same_answers() -> None:
             }
             out.append((await wb.patch("/api/advert/v1/bids", json=body, headers=h)).json())
             await advance(wb, 7200)
-            ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
+            ids = ",".join(map(str, accounts(world, Marketplace.WB)[0]["campaign_ids"]))
             out.append(
                 (
                     await wb.get(
@@ -222,15 +222,11 @@ def test_world_size_presets_reach_the_benchmark_scale() -> None:
         5_000,
     )
     world = build_world(3, size)
-    wb = [c for c in world.campaigns.values() if c.marketplace == Marketplace.WILDBERRIES]
-    ym_skus = [p for p in world.products.values() if p.marketplace == Marketplace.YANDEX_MARKET]
+    wb = [c for c in world.campaigns.values() if c.marketplace == Marketplace.WB]
+    ym_skus = [p for p in world.products.values() if p.marketplace == Marketplace.YM]
     assert len(wb) == 300 and len(ym_skus) == 5_000 * size.ym_accounts
     assert (
-        sum(
-            1
-            for c in world.clusters.values()
-            if c.marketplace == Marketplace.WILDBERRIES and c.placement == "search"
-        )
+        sum(1 for c in world.clusters.values() if c.marketplace == Marketplace.WB and c.placement == "search")
         == 10_000
     )
     with pytest.raises(ValueError, match="unknown world size"):

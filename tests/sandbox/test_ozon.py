@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts, advance, ozon_headers
 

@@ -10,9 +10,10 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.ratelimit import Profile, TokenBucket
 from app.sandbox.server import SandboxWorld, create_sandbox
-from app.services.marketing.adapters.limits import Marketplace, RateLimit
+from app.services.marketing.adapters.limits import RateLimit
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts, advance, wb_headers, ym_headers
 
@@ -47,7 +48,7 @@ async def test_wb_fullstats_allows_one_call_per_20_seconds(
     world: SandboxWorld, wb: httpx.AsyncClient
 ) -> None:
     h = wb_headers(world)
-    ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
+    ids = ",".join(map(str, accounts(world, Marketplace.WB)[0]["campaign_ids"]))
     params = {"ids": ids, "beginDate": "2026-11-29", "endDate": "2026-11-30"}
     assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
     limited = await wb.get("/adv/v3/fullstats", params=params, headers=h)
@@ -77,7 +78,7 @@ async def test_fast_profile_multiplies_rates_and_real_short_waits_succeed() -> N
     world = create_sandbox(seed=7, speed=1, profile="fast", fast_factor=20)
     async with world.client("wildberries") as wb:
         h = wb_headers(world)
-        ids = ",".join(map(str, accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]))
+        ids = ",".join(map(str, accounts(world, Marketplace.WB)[0]["campaign_ids"]))
         params = {"ids": ids, "beginDate": "2026-11-29", "endDate": "2026-11-30"}
         assert (await wb.get("/adv/v3/fullstats", params=params, headers=h)).status_code == 200
         limited = await wb.get("/adv/v3/fullstats", params=params, headers=h)
@@ -88,7 +89,7 @@ async def test_fast_profile_multiplies_rates_and_real_short_waits_succeed() -> N
 
 async def test_ym_resource_limit_gives_420_until_the_window_ends() -> None:
     world = create_sandbox(seed=7, speed=0, profile=Profile("tiny", 0.01))  # 500/min → 5/min
-    business = accounts(world, Marketplace.YANDEX_MARKET)[0]["credentials"]["business_id"]
+    business = accounts(world, Marketplace.YM)[0]["credentials"]["business_id"]
     path = f"/v2/businesses/{business}/bids/info"
     async with world.client("yandex_market") as ym:
         h = ym_headers(world)

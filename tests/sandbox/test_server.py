@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import APP_NAMES, ServerThread, create_sandbox, free_port
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox.conftest import accounts
 
 
@@ -22,7 +22,7 @@ def test_all_four_apps_serve_over_http_and_share_one_world() -> None:
         assert len(set(server.ports.values())) == 4
         for name in APP_NAMES:
             assert client.get(server.url(name) + "/_sandbox/clock").status_code == 200
-        token = accounts(world, Marketplace.WILDBERRIES)[0]["credentials"]["tokens"]["personal"]
+        token = accounts(world, Marketplace.WB)[0]["credentials"]["tokens"]["personal"]
         count = client.get(
             server.url("wildberries") + "/adv/v1/promotion/count", headers={"Authorization": token}
         )
@@ -41,7 +41,7 @@ def test_a_timeout_fault_times_out_a_real_client() -> None:
         client.post(
             base + "/_sandbox/faults", json={"path": "/adv/v1/balance", "kind": "timeout", "delay_s": 2}
         )
-        token = accounts(world, Marketplace.WILDBERRIES)[0]["credentials"]["tokens"]["personal"]
+        token = accounts(world, Marketplace.WB)[0]["credentials"]["tokens"]["personal"]
         with pytest.raises(httpx.ReadTimeout):
             client.get(base + "/adv/v1/balance", headers={"Authorization": token})
 

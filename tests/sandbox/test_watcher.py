@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox.conftest import accounts, advance, wb_headers
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ def key(world: SandboxWorld) -> dict[str, str]:
 
 
 def wb_keyword(world: SandboxWorld) -> tuple[int, int, str]:
-    account_id = accounts(world, Marketplace.WILDBERRIES)[0]["id"]
+    account_id = accounts(world, Marketplace.WB)[0]["id"]
     campaign = next(
         c
         for c in world.sandbox.world.campaigns.values()
@@ -121,9 +121,7 @@ async def test_batch_and_errors(world: SandboxWorld, watcher: httpx.AsyncClient)
         "/v1/bids/batch", json={"marketplace": "ozon", "keywords": ["x"] * 101}, headers=key(world)
     )
     assert big.status_code == 400
-    ym_sku = next(
-        iter(world.sandbox.world.ym_products_by_sku(accounts(world, Marketplace.YANDEX_MARKET)[0]["id"]))
-    )
+    ym_sku = next(iter(world.sandbox.world.ym_products_by_sku(accounts(world, Marketplace.YM)[0]["id"])))
     ym = (
         await watcher.get(
             "/v1/bids", params={"marketplace": "yandex_market", "sku": ym_sku}, headers=key(world)

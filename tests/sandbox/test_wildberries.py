@@ -9,9 +9,9 @@ import httpx
 import pytest
 from openapi_core.validation.response.exceptions import InvalidData
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld
 from app.sandbox.wildberries import MAX_BID_KOPECKS, REMOVED_PATHS
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts, advance, wb_headers
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.anyio
 
 def campaigns(world: SandboxWorld, **match: str) -> list[Any]:
     """Campaigns of the first WB account with the given attributes (kind, status, bid_type...)."""
-    account_id = accounts(world, Marketplace.WILDBERRIES)[0]["id"]
+    account_id = accounts(world, Marketplace.WB)[0]["id"]
     return [
         c
         for c in world.sandbox.world.campaigns.values()
@@ -38,7 +38,7 @@ async def checked(client: httpx.AsyncClient, method: str, path: str, **kwargs: A
 async def test_campaign_reads_follow_the_spec(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
     h = wb_headers(world)
     count = (await checked(wb, "GET", "/adv/v1/promotion/count", headers=h)).json()
-    own = accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"]
+    own = accounts(world, Marketplace.WB)[0]["campaign_ids"]
     assert count["all"] == len(own)
     listed = sorted(a["advertId"] for g in count["adverts"] for a in g["advert_list"])
     assert listed == own
@@ -249,7 +249,7 @@ async def test_min_bids_recommendations_and_config(world: SandboxWorld, wb: http
 
 async def test_finance_in_rubles(world: SandboxWorld, wb: httpx.AsyncClient) -> None:
     h = wb_headers(world)
-    account = world.sandbox.world.accounts[accounts(world, Marketplace.WILDBERRIES)[0]["id"]]
+    account = world.sandbox.world.accounts[accounts(world, Marketplace.WB)[0]["id"]]
     balance = (await checked(wb, "GET", "/adv/v1/balance", headers=h)).json()
     assert balance["balance"] == account.wb_balance_kopecks // 100
     campaign = campaigns(world, status="9")[0]
@@ -275,7 +275,7 @@ async def test_finance_in_rubles(world: SandboxWorld, wb: httpx.AsyncClient) -> 
             wb, "POST", "/adv/v1/budget/deposit", params={"id": campaign.id}, json=bad, headers=h
         )
         assert reply.status_code == 400
-    foreign = accounts(world, Marketplace.WILDBERRIES)[1]["campaign_ids"][0]
+    foreign = accounts(world, Marketplace.WB)[1]["campaign_ids"][0]
     not_mine = await checked(wb, "GET", "/adv/v1/budget", params={"id": foreign}, headers=h)
     assert not_mine.status_code == 400 and not_mine.text == "кампания не принадлежит продавцу"
 
@@ -428,7 +428,7 @@ async def test_spend_history_matches_fullstats(world: SandboxWorld, wb: httpx.As
     )
     items = upd.json()
     assert items and all(isinstance(i["updSum"], int) for i in items)
-    own = set(accounts(world, Marketplace.WILDBERRIES)[0]["campaign_ids"])
+    own = set(accounts(world, Marketplace.WB)[0]["campaign_ids"])
     assert {i["advertId"] for i in items} <= own
     first = items[0]
     stats = (

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld
-from app.services.marketing.adapters.limits import Marketplace
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts, advance, ym_headers
 
@@ -17,11 +17,11 @@ pytestmark = pytest.mark.anyio
 
 
 def business(world: SandboxWorld) -> dict[str, Any]:
-    return dict(accounts(world, Marketplace.YANDEX_MARKET)[0]["credentials"])
+    return dict(accounts(world, Marketplace.YM)[0]["credentials"])
 
 
 def catalogue(world: SandboxWorld) -> list[str]:
-    account_id = accounts(world, Marketplace.YANDEX_MARKET)[0]["id"]
+    account_id = accounts(world, Marketplace.YM)[0]["id"]
     return sorted(world.sandbox.world.ym_products_by_sku(account_id))
 
 

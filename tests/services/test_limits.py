@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.limits import (
     ANY_TOKEN,
     WB_LIMITS,
     YM_LIMITS,
-    Marketplace,
     RateLimit,
     WbTokenType,
     YmTier,
@@ -71,7 +71,7 @@ def test_wb_limits_match_x_wb_rate_limits(op: Any) -> None:
 
 
 def test_wb_token_without_a_row_is_refused() -> None:
-    op = find_operation(Marketplace.WILDBERRIES, "POST", "/api/advert/v1/normquery/bids")
+    op = find_operation(Marketplace.WB, "POST", "/api/advert/v1/normquery/bids")
     assert op is not None
     assert op.limit_for(WbTokenType.BASE) is None
     assert op.limit_for(WbTokenType.PERSONAL) == RateLimit(1.0, 2, 4)
@@ -80,7 +80,7 @@ def test_wb_token_without_a_row_is_refused() -> None:
 
 
 def test_fullstats_allows_three_per_minute_with_burst_one() -> None:
-    op = find_operation("wildberries", "get", "/adv/v3/fullstats")
+    op = find_operation(Marketplace.WB, "get", "/adv/v3/fullstats")
     assert op is not None
     limit = op.limit_for(WbTokenType.PERSONAL)
     assert limit == RateLimit(60.0, 3, 1)
@@ -139,10 +139,10 @@ def test_ozon_quotas_match_the_limits_tag() -> None:
 
 
 def test_lookup_matches_path_templates_and_rejects_unknown_paths() -> None:
-    op = find_operation(Marketplace.YANDEX_MARKET, "PUT", "/v2/businesses/42/bids")
+    op = find_operation(Marketplace.YM, "PUT", "/v2/businesses/42/bids")
     assert op is not None and op.group == "ym.resource_165"
-    assert find_operation(Marketplace.YANDEX_MARKET, "PUT", "/v2/businesses/42/bids/extra") is None
-    assert find_operation(Marketplace.WILDBERRIES, "GET", "/adv/v2/fullstats") is None
+    assert find_operation(Marketplace.YM, "PUT", "/v2/businesses/42/bids/extra") is None
+    assert find_operation(Marketplace.WB, "GET", "/adv/v2/fullstats") is None
 
 
 def test_scaled_limit_multiplies_rate_and_keeps_burst() -> None:

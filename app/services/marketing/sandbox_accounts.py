@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.marketplaces import Marketplace
 from app.core.secrets import encrypt_credentials
 from app.models.core import Brand
 from app.models.marketing import MarketplaceAccount
-
-CODES = {"wildberries": "wb", "ozon": "ozon", "yandex_market": "ym"}
 
 
 def credentials_of(marketplace: str, raw: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -32,7 +31,7 @@ def register_sandbox_accounts(session: Session, accounts: Iterable[Mapping[str, 
     """Upsert every account of `GET /_sandbox/accounts` (by marketplace and name); returns ids."""
     ids = []
     for entry in accounts:
-        marketplace = CODES[str(entry["marketplace"])]
+        marketplace = Marketplace.parse(str(entry["marketplace"])).value
         brand_name = f"Sandbox brand {entry['brand_id']}"
         brand = session.scalar(select(Brand).where(Brand.name == brand_name))
         if brand is None:

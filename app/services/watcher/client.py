@@ -17,14 +17,13 @@ from typing import Any
 
 import httpx
 
+from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.base import AdapterError, Keyword, MarketplaceAdapter
 from app.services.marketing.adapters.http import HttpTransport, Pacing, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 100
-# Our marketplace codes → the Watcher's names (docs/watcher-api.md "Marketplaces").
-WATCHER_NAME = {"wb": "wildberries", "ozon": "ozon", "ym": "yandex_market"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ class WatcherClient:
             chunk = missing[start : start + MAX_BATCH]
             # Reference: docs/watcher-api.md "POST /v1/bids/batch" (≤100 keys, keywords first).
             body = {
-                "marketplace": WATCHER_NAME[marketplace],
+                "marketplace": Marketplace(marketplace).long_name,  # the Watcher's names
                 "keywords": [k for kind, k in chunk if kind == "keyword"],
                 "skus": [k for kind, k in chunk if kind == "sku"],
             }

@@ -10,12 +10,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.core.config import get_settings, reset_settings_cache
+from app.core.marketplaces import Marketplace
 from app.core.redis import client_url
 from app.sandbox.server import SandboxWorld, ServerThread, create_sandbox
 from app.services.marketing.adapters import AccountRef, get_adapter
 from app.services.marketing.adapters.base import MarketplaceAdapter
 
-APP_OF = {"wb": "wildberries", "ozon": "ozon", "ym": "yandex_market"}
+APP_OF = {m.value: m.long_name for m in Marketplace}
 FAST_FACTOR = 60.0
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.marketplaces import Marketplace
 from app.sandbox.market import ATBS, SPEND, VIEWS
 from app.sandbox.ozon import MIN_CPC_KOPECKS
 from app.sandbox.server import SandboxWorld, ServerThread
@@ -22,7 +23,7 @@ from app.services.marketing.adapters.base import (
     StatsSnapshot,
     TransientError,
 )
-from app.services.marketing.adapters.limits import OZON_QUOTAS, Marketplace
+from app.services.marketing.adapters.limits import OZON_QUOTAS
 from app.services.marketing.adapters.ozon import OzonAdapter
 from tests.services.adapters.conftest import AdapterFactory
 from tests.support.request_contract import check_requests
@@ -89,7 +90,7 @@ def assert_sku_stats_body(request: httpx.Request) -> None:
 def effects(world: SandboxWorld, action: str) -> list[dict[str, Any]]:
     return [
         e.to_json()["effect"]
-        for e in world.sandbox.effects.since(0, Marketplace.OZON.value)
+        for e in world.sandbox.effects.since(0, Marketplace.OZON.long_name)
         if e.to_json()["effect"].get("action") == action
     ]
 

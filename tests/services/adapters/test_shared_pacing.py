@@ -26,13 +26,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.core.config import get_settings
+from app.core.marketplaces import Marketplace
 from app.sandbox.server import SandboxWorld, ServerThread
 from app.services.marketing.adapters import AccountRef, get_adapter
 from app.services.marketing.adapters import wildberries_parse as wp
 from app.services.marketing.adapters.base import Keyword
 from app.services.marketing.adapters.limits import (
     YM_PARALLEL_REQUESTS,
-    Marketplace,
     RateLimit,
     WbTokenType,
     find_operation,
@@ -180,7 +180,7 @@ def wb_cluster_keywords(world: SandboxWorld, account_id: int) -> list[Keyword]:
 
 
 def official(method: str, path: str, key: str) -> RateLimit:
-    marketplace = Marketplace.WILDBERRIES if path.startswith(("/adv", "/api")) else Marketplace.YANDEX_MARKET
+    marketplace = Marketplace.WB if path.startswith(("/adv", "/api")) else Marketplace.YM
     operation = find_operation(marketplace, method, path)
     assert operation is not None
     limit = operation.limit_for(key)

@@ -23,20 +23,20 @@ from typing import Any
 import httpx
 
 from app.core.clock import now_utc
+from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.base import (
     AuthError,
     PermanentError,
     RateLimitedError,
     TransientError,
 )
-from app.services.marketing.adapters.limits import Marketplace, RateLimit, find_operation
+from app.services.marketing.adapters.limits import RateLimit, find_operation
 from app.services.marketing.adapters.pacing import PacingTimeout, RedisRateLimiter, RedisSemaphore
 
 logger = logging.getLogger(__name__)
 
 RATE_LIMITED = {429, 420}
 # Our marketplace codes (spec: "wb", "ozon", "ym") → the names of the limits table.
-LIMITS_NAME = {"wb": Marketplace.WILDBERRIES, "ozon": Marketplace.OZON, "ym": Marketplace.YANDEX_MARKET}
 MAX_MESSAGE = 300
 
 
@@ -223,7 +223,7 @@ class HttpTransport:
                 await self.pacing.parallel.release(lease)
 
     def _bucket(self, method: str, path: str) -> tuple[str, RateLimit] | None:
-        operation = find_operation(LIMITS_NAME[self.marketplace], method, path)
+        operation = find_operation(Marketplace(self.marketplace), method, path)
         if operation is None:
             return None
         limit = operation.limit_for(self.pacing.limit_key)

@@ -19,11 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-
-class Marketplace(StrEnum):
-    WILDBERRIES = "wildberries"
-    OZON = "ozon"
-    YANDEX_MARKET = "yandex_market"
+from app.core.marketplaces import Marketplace
 
 
 class WbTokenType(StrEnum):
@@ -125,9 +121,7 @@ def _wb(
             limits.append((WbTokenType.BASE_WITH_SECRET, _rl(personal)))
     if base is not None:
         limits.append((WbTokenType.BASE, _rl(base)))
-    return OperationLimit(
-        Marketplace.WILDBERRIES, method, path, "wb." + (group or _group_name(path)), tuple(limits)
-    )
+    return OperationLimit(Marketplace.WB, method, path, "wb." + (group or _group_name(path)), tuple(limits))
 
 
 # Reference: specs/wildberries/promotion.json, `x-wb-rate-limits` of every operation (snapshot
@@ -191,7 +185,7 @@ WB_LIMITS: tuple[OperationLimit, ...] = (
 def _ym(method: str, path: str, resource_id: int, none: _Triple, medium: _Triple) -> OperationLimit:
     """One YM row; a resource limit is a window of `amount` requests per period (burst = amount)."""
     return OperationLimit(
-        Marketplace.YANDEX_MARKET,
+        Marketplace.YM,
         method,
         path,
         f"ym.resource_{resource_id}",
