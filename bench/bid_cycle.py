@@ -72,7 +72,7 @@ from app.services.marketing.adapters.limits import (
     YmTier,
     find_operation,
 )
-from app.services.marketing.cycle_data import load_campaigns
+from app.services.marketing.bid_cycle.inputs import load_campaigns
 from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
@@ -263,7 +263,8 @@ def warm_up(ports: dict[str, int]) -> None:
     """One cycle first, uncounted — it learns the minimum bids and settles the first large moves —
     then 15 minutes of the world's time: the measured cycle is a steady-state one, as every cycle
     after the first of a day."""
-    from app.services.marketing.cycle_runs import begin_cycle, finish_cycle, run_account
+    from app.services.marketing.bid_cycle.account import run_account
+    from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 
     start = begin_cycle("bench-warm-up")
     assert start.run_id is not None, "the bid cycle lock is held"
@@ -283,7 +284,8 @@ def rss_mb() -> float:
 
 def cycle_worker(ports: dict[str, int]) -> dict[str, Any]:
     """Run one bid cycle the way the Celery tasks do; returns counts, times, summary, peak RSS."""
-    from app.services.marketing.cycle_runs import begin_cycle, finish_cycle, run_account
+    from app.services.marketing.bid_cycle.account import run_account
+    from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 
     get_settings()
     warm_up(ports)

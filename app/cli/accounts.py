@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -19,6 +20,7 @@ from app.core.database import session_scope
 from app.core.secrets import encrypt_credentials
 from app.models.core import Brand
 from app.models.marketing import MarketingCampaign, MarketplaceAccount
+from app.services.marketing.account_settings import AccountSettingError, parse_setting
 
 accounts_app = typer.Typer(help="Marketplace accounts.", no_args_is_help=True)
 
@@ -55,14 +57,17 @@ def build_credentials(marketplace: str, secret: str, client_id: str | None) -> d
     return {MARKETPLACES[marketplace]: secret}
 
 
-def parse_settings(marketplace: str, pairs: list[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
+def parse_settings(marketplace: str, pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--setting {pair!r} is not KEY=VALUE")
-        values[key.strip()] = value.strip()
-    if marketplace == "ym" and not values.get("business_id", "").isdigit():
+        try:
+            values[key.strip()] = parse_setting(key.strip(), value.strip())
+        except AccountSettingError as error:
+            raise UserError(f"--setting {key.strip()}: {error}") from None
+    if marketplace == "ym" and not str(values.get("business_id", "")).isdigit():
         raise UserError("Yandex Market needs --setting business_id=<numeric cabinet id>")
     return values
 

@@ -16,7 +16,7 @@ from app.core.celery_config import PERIODIC_ENTRIES, QUEUES, celery_app
 from app.core.database import session_scope
 from app.core.redis import get_redis
 from app.models.marketing import MarketingBidHistory, MarketingCampaign, MarketingKeyword
-from app.services.marketing.cycle_runs import METRICS_KEY
+from app.services.marketing.bid_cycle.coordinator import METRICS_KEY
 from app.tasks.base import LAST_RUN_KEY, run_key
 
 

@@ -107,6 +107,19 @@ class Settings(BaseSettings):
         description="pause|alert|off: a campaign that will pass its limit before the next check is paused, "
         "only alerted, or left to the spec's rules",
     )
+    SPEND_STALE_AFTER: float = Field(
+        default=1800.0,
+        gt=0,
+        description="seconds; spend data older than this is estimated forward and alerted as stale",
+    )
+
+    # --- Bid cycle (spec 7.3.1; issue 9) ---------------------------------------------------------
+    STATS_WINDOW_HOURS: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="hours; the recent window the performance strategies and keyword safety judge",
+    )
 
     # --- Simulation ------------------------------------------------------------------------------
     CLOCK_URL: str | None = Field(

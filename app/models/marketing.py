@@ -291,6 +291,9 @@ class MarketingCampaign(TimestampMixin, Base):
     spent_today: Mapped[int] = _money()
     # Moscow day `spent_today` belongs to; another day means spent_today is stale (0).
     spent_date: Mapped[date | None] = mapped_column(Date)
+    # When `spent_today` was last read from the marketplace: budget protection needs its age
+    # (issue 9 finding 7).
+    spent_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     max_bid: Mapped[int | None] = _money(nullable=True, default=None)
     dry_run: Mapped[bool] = mapped_column(Boolean, server_default=false())
     is_removed: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -333,6 +336,17 @@ class MarketingKeyword(TimestampMixin, Base):
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Never touched by strategies.
     is_fixed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # A manual change holds the keyword until then: the cycle leaves it alone (issue 9 finding 9).
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What a pause removed, to put back on resume (issue 9 finding 11): the bid before the pause
+    # and how the marketplace paused it (adapters/rules.py PauseMode).
+    paused_bid: Mapped[int | None] = _money(nullable=True, default=None)
+    pause_mode: Mapped[str | None] = mapped_column(String(32))
+    # The last bid the marketplace refused for this keyword, and why: the cycle does not send the
+    # same value again (issue 17 item 11).
+    refused_bid: Mapped[int | None] = _money(nullable=True, default=None)
+    refused_reason: Mapped[str | None] = mapped_column(Text)
+    refused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     campaign: Mapped[MarketingCampaign] = relationship(back_populates="keywords")
 
@@ -494,6 +508,9 @@ class MarketingBidIntent(CreatedAtMixin, Base):
     fencing_token: Mapped[int | None] = mapped_column(BigInteger)
     old_bid: Mapped[int | None] = _money(nullable=True, default=None)
     new_bid: Mapped[int] = _money(default=None)
+    # Unit of old_bid/new_bid (app/core/money.py BidUnit): kopecks per click / per 1000 views,
+    # or hundredths of a percent of the price.
+    bid_unit: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))
     strategy_type: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, server_default="")
@@ -531,6 +548,7 @@ class MarketingBidHistory(CreatedAtMixin, Base):
     )
     old_bid: Mapped[int | None] = _money(nullable=True, default=None)
     new_bid: Mapped[int] = _money(default=None)
+    bid_unit: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(32))
     strategy_type: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
@@ -558,6 +576,7 @@ class MarketingAlert(CreatedAtMixin, Base):
             "created_at",
         ),
         Index("ix_marketing_alerts_created_at", "created_at"),
+        Index("ix_marketing_alerts_alert_date_alert_type", "alert_date", "alert_type"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -573,6 +592,12 @@ class MarketingAlert(CreatedAtMixin, Base):
     action_taken: Mapped[str | None] = mapped_column(String(64))
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
     is_resolved: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # De-duplication (issue 9 finding 10): one alert per (campaign or keyword, type, Moscow day),
+    # raised again only when `situation` changes or `level` worsens; repeats are counted.
+    alert_date: Mapped[date | None] = mapped_column(Date)
+    situation: Mapped[str | None] = mapped_column(Text)
+    level: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    repeats: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     campaign: Mapped[MarketingCampaign | None] = relationship()
     keyword: Mapped[MarketingKeyword | None] = relationship()

@@ -46,6 +46,8 @@ class WatcherApi:
             (c.marketplace.long_name, c.text): c for c in world.clusters.values() if c.placement == "search"
         }
         self._skus: dict[tuple[str, str], Product] = {}
+        self._ours: dict[int, list[AuctionEntry]] = {}
+        self._ours_block = -1
         for product in world.products.values():
             self._skus[(product.marketplace.long_name, str(product.id))] = product
             if product.shop_sku:
@@ -110,12 +112,16 @@ class WatcherApi:
             ]
         observed, fresh_until = self._freshness(now)
         competitors = []
+        ours = self._our_entries(now)
         for cluster in clusters:
-            quotes = sorted(self.sb.market.competitor_quotes(cluster, now), key=lambda q: -q[1])
-            for position, (seller, bid) in enumerate(quotes, start=1):
-                competitors.append(
-                    {"keyword": cluster.text, "seller": seller, "bid": bid, "position": position}
-                )
+            entries: list[dict[str, Any]] = [
+                {"keyword": cluster.text, "seller": seller, "bid": bid}
+                for seller, bid in self.sb.market.competitor_quotes(cluster, now)
+            ]
+            entries += [self._our_entry_json(entry) for entry in ours.get(cluster.id, [])]
+            entries.sort(key=lambda e: -e["bid"])
+            for position, entry in enumerate(entries, start=1):
+                competitors.append({**entry, "position": position})
         return {
             **base,
             "status": "ok",
@@ -123,6 +129,35 @@ class WatcherApi:
             "fresh_until": fresh_until,
             "competitors": competitors,
         }
+
+    def _our_entries(self, now: datetime) -> dict[int, list[AuctionEntry]]:
+        """Per cluster, the entries of the world's own advertised products right now (the Watcher
+        observes the whole auction, ours included), computed once per 30-minute observation."""
+        block = math.floor(now.timestamp() / BLOCK_S)
+        if self._ours_block != block:
+            found: dict[int, list[AuctionEntry]] = {}
+            day = self.sb.market.today()
+            for campaign in self.sb.world.campaigns.values():
+                if self.sb.market.is_serving(campaign, day):
+                    for entry in self.sb.market.entries(campaign):
+                        if entry.cluster.placement == "search":
+                            found.setdefault(entry.cluster.id, []).append(entry)
+            self._ours, self._ours_block = found, block
+        return self._ours
+
+    @staticmethod
+    def _our_entry_json(entry: AuctionEntry) -> dict[str, Any]:
+        """An advertised product's entry: its sku, and for a per-click bid the click-through rate
+        its bid is ranked by (bid per 1000 views = bid per click × 1000 × ctr)."""
+        out: dict[str, Any] = {
+            "keyword": entry.cluster.text,
+            "seller": f"seller-of-{entry.product.id}",
+            "sku": entry.product.shop_sku or str(entry.product.id),
+            "bid": int(entry.effective_bid),
+        }
+        if entry.campaign.payment_type.lower() == "cpc" and entry.charge_bid:
+            out["ctr"] = round(entry.effective_bid / (entry.charge_bid * 1000), 6)
+        return out
 
     def positions_for(self, marketplace: str, sku: str, now: datetime) -> dict[str, Any]:
         base: dict[str, Any] = {"marketplace": marketplace, "sku": sku}

@@ -126,3 +126,31 @@ def test_status_lists_workers_per_queue_and_periodic_entries(worker_factory) -> 
     assert result.returncode == 0, result.stderr
     assert worker.node in result.stdout
     assert "marketing-check-api-health" in result.stdout
+
+
+def test_default_strategy_setting_is_stored_as_json_and_validated(clean_db: None, tmp_path: Path) -> None:
+    # Issue 9 finding 12: it was stored as a string and silently ignored by sync.
+    token = tmp_path / "t"
+    token.write_text("abc")
+    base = ("accounts", "add", "-m", "wb", "--brand", "b", "--token-file", str(token))
+    good = '{"strategy_type": "target_position", "strategy_params": {"position": 2}, "max_bid": 30000}'
+    result = cli(*base, "--name", "good", "--setting", f"default_strategy={good}")
+    assert result.returncode == 0, result.stderr
+    with session_scope() as session:
+        account = session.scalars(select(MarketplaceAccount).where(MarketplaceAccount.name == "good")).one()
+        assert account.settings["default_strategy"] == {
+            "strategy_type": "target_position",
+            "strategy_params": {"position": 2},
+            "max_bid": 30000,
+        }
+    bad = '{"strategy_type": "target_position", "strategy_params": {"postion": 2}}'
+    assert_one_line_error(
+        cli(*base, "--name", "bad", "--setting", f"default_strategy={bad}"),
+        "--setting default_strategy: default_strategy: target_position: strategy_params.postion: is not a parameter here",
+    )
+    assert_one_line_error(
+        cli(*base, "--name", "bad", "--setting", "default_strategy=target_position"),
+        "default_strategy is not valid JSON",
+    )
+    with session_scope() as session:
+        assert not session.scalars(select(MarketplaceAccount).where(MarketplaceAccount.name == "bad")).first()

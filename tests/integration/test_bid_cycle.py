@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from app.core.database import session_scope
 from app.models.marketing import MarketingBidHistory, MarketingBidIntent, MarketingCampaign, MarketingCycleRun
 from app.services.marketing.bid_apply import start_cycle_run
-from app.services.marketing.cycle_runs import begin_cycle, finish_cycle, run_account
+from app.services.marketing.bid_cycle.account import run_account
+from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 from app.services.marketing.stats import run_collect_stats
 from app.services.marketing.sync import run_sync
 from tests.support.sandbox_system import SandboxSystem
@@ -123,7 +124,7 @@ def test_a_redelivered_attempt_reads_the_bid_and_does_not_send_again(sandbox_sys
         for intent in applied:
             intent.status = "pending"
         session.execute(MarketingBidHistory.__table__.delete())
-    sandbox_system.advance(120)  # past WB's 30-s apply tick
+    sandbox_system.advance(200)  # past every apply delay (YM: 180 s): settled, not in flight
     before = len(sandbox_system.effects())
     run_cycle()
     with session_scope() as session:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.core.clock import MOSCOW, moscow_today
 from app.core.config import reset_settings_cache
 from app.core.database import session_scope
+from app.core.marketplaces import Marketplace
 from app.models.marketing import MarketingAlert, MarketingCampaign, MarketingKeyword, MarketingStats
 from app.sandbox.market import SPEND
 from app.services.marketing.budgets import run_budget_check
@@ -72,7 +73,7 @@ def test_a_night_of_collection_and_budget_checks(sandbox_system: SandboxSystem, 
     # Money on every WB campaign's own budget for the whole run (as a deposit would put there), so
     # that only our daily limits stop them.
     for campaign in sandbox_system.world.sandbox.world.campaigns.values():
-        if campaign.marketplace == "wildberries":
+        if campaign.marketplace == Marketplace.WB:
             campaign.budget_kopecks += 10**10
     start = sandbox_system.now()
     evening = datetime.combine(moscow_today(start), datetime.min.time(), MOSCOW) + timedelta(

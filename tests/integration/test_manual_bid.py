@@ -56,7 +56,13 @@ def test_a_manual_change_is_applied_once_with_history(sandbox_system: SandboxSys
 
 @pytest.mark.parametrize(
     ("new_bid", "message"),
-    [(-5, "positive integer"), ("100", "positive integer"), (10**9, "above the campaign's max_bid")],
+    [
+        (-5, "positive integer"),
+        ("100", "positive integer"),
+        (600_000, "above the campaign's max_bid"),
+        (10**9, "outside Wildberries's range"),
+        (60_050, "not a multiple of Wildberries's step 1.00 ₽/1000 показов"),
+    ],
 )
 def test_bad_manual_changes_are_refused_before_any_call(
     sandbox_system: SandboxSystem, new_bid: object, message: str

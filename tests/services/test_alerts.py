@@ -128,3 +128,63 @@ def test_alert_for_a_missing_campaign_is_kept_as_system_alert(
 def test_unknown_severity_is_refused(db_session: Session) -> None:
     with pytest.raises(AlertError, match="unknown alert severity 'urgent'"):
         create_alert(db_session, AlertRequest("x", "urgent", "t", "m"))
+
+
+class TestDeduplication:
+    """Issue 9 finding 10: alerts repeated every cycle, each to every senior, director and admin."""
+
+    def cap(self, world: dict[str, int], **fields: object) -> AlertRequest:
+        base: dict[str, object] = {
+            "alert_type": "bid_exceeds_max",
+            "severity": "warning",
+            "title": "Bid capped",
+            "message": "capped",
+            "campaign_id": world["campaign"],
+            "level": 30_000,
+        }
+        return AlertRequest(**{**base, **fields})  # type: ignore[arg-type]
+
+    def test_the_same_alert_the_same_day_is_counted_not_sent(
+        self, db_session: Session, world: dict[str, int]
+    ) -> None:
+        first = create_alert(db_session, self.cap(world))
+        again = create_alert(db_session, self.cap(world))
+        assert not first.repeated and again.repeated and again.alert_id == first.alert_id
+        assert again.recipients == 0
+        rows = db_session.scalars(select(MarketingAlert)).all()
+        assert len(rows) == 1 and rows[0].repeats == 1
+        assert (
+            len(recipients_of(db_session, first.alert_id)) == 4
+        )  # sent once: manager, senior, director, admin
+
+    def test_a_worse_level_a_new_situation_or_a_higher_severity_is_news(
+        self, db_session: Session, world: dict[str, int]
+    ) -> None:
+        create_alert(db_session, self.cap(world))
+        assert create_alert(db_session, self.cap(world, level=32_000)).repeated  # +6.7 %: not news
+        assert not create_alert(db_session, self.cap(world, level=40_000)).repeated  # +33 %: worse
+        assert not create_alert(db_session, self.cap(world, situation="max_bid 25000")).repeated
+        assert not create_alert(db_session, self.cap(world, severity="critical")).repeated
+        assert len(db_session.scalars(select(MarketingAlert)).all()) == 4
+
+    def test_another_day_or_another_keyword_is_a_new_alert(
+        self, db_session: Session, world: dict[str, int]
+    ) -> None:
+        first = create_alert(db_session, self.cap(world))
+        row = db_session.get(MarketingAlert, first.alert_id)
+        assert row is not None and row.alert_date is not None
+        row.alert_date = (
+            row.alert_date.replace(day=1) if row.alert_date.day != 1 else row.alert_date.replace(day=2)
+        )
+        db_session.flush()
+        assert not create_alert(db_session, self.cap(world)).repeated
+
+    def test_system_alerts_are_not_deduplicated_unless_asked(
+        self, db_session: Session, world: dict[str, int]
+    ) -> None:
+        dead = AlertRequest("task_failed", "critical", "Task failed", "x")
+        assert not create_alert(db_session, dead).repeated
+        assert not create_alert(db_session, dead).repeated
+        errors = AlertRequest("bid_cycle_errors", "warning", "errors", "x", dedup=True, level=2)
+        assert not create_alert(db_session, errors).repeated
+        assert create_alert(db_session, errors).repeated

@@ -5,23 +5,32 @@ administrators for warning and critical. A system alert (no campaign — DESIGN.
 `campaign_id=0` was rejected) goes to the administrators whatever its severity, plus the seniors
 and directors for warning and critical. An alert naming a campaign that no longer exists is kept
 as a system alert with the missing id in its details, rather than dropped.
+
+**De-duplication** (issue 9 finding 10): an alert about a campaign or keyword is raised once per
+(campaign, keyword, type, Moscow day). The same alert again that day is only counted
+(`repeats`) unless the situation changed (`situation` differs), it got worse (`level` up by more
+than a tenth) or more severe — then a new alert goes out. System alerts are not de-duplicated
+unless they ask for it (`dedup=True`; a dead letter is always news).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.clock import now_utc
+from app.core.clock import moscow_today, now_utc
 from app.models.core import User
 from app.models.marketing import MarketingAlert, MarketingCampaign
 from app.services.notification import NotificationService
 
 SEVERITIES = ("info", "warning", "critical")
 ESCALATED_ROLES = ("senior", "director", "administrator")
+# A repeated alert is news again when its level grows by more than this share.
+WORSE_BY = Decimal("0.1")
 
 
 class AlertError(ValueError):
@@ -38,6 +47,9 @@ class AlertRequest:
     keyword_id: int | None = None
     action_taken: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    situation: str | None = None  # a change of this raises the alert again the same day
+    level: float | int | Decimal | None = None  # higher = worse; a rise of > 10 % raises it again
+    dedup: bool | None = None  # None: de-duplicate alerts about a campaign, not system alerts
 
     def validate(self) -> None:
         if self.severity not in SEVERITIES:
@@ -50,9 +62,10 @@ class AlertRequest:
 class AlertResult:
     alert_id: int
     recipients: int
+    repeated: bool = False  # an open alert of the same day covered it: nothing new was sent
 
-    def as_dict(self) -> dict[str, int]:
-        return {"alert_id": self.alert_id, "recipients": self.recipients}
+    def as_dict(self) -> dict[str, int | bool]:
+        return {"alert_id": self.alert_id, "recipients": self.recipients, "repeated": self.repeated}
 
 
 def alert_recipients(session: Session, brand_id: int | None, severity: str, system: bool) -> list[int]:
@@ -73,13 +86,50 @@ def alert_recipients(session: Session, brand_id: int | None, severity: str, syst
     return sorted(ids)
 
 
+def _same_day_alert(
+    session: Session, request: AlertRequest, campaign_id: int | None, day: object
+) -> MarketingAlert | None:
+    keyword = MarketingAlert.keyword_id
+    campaign = MarketingAlert.campaign_id
+    return session.scalars(
+        select(MarketingAlert)
+        .where(
+            MarketingAlert.alert_date == day,
+            MarketingAlert.alert_type == request.alert_type,
+            campaign.is_(None) if campaign_id is None else campaign == campaign_id,
+            keyword.is_(None) if request.keyword_id is None else keyword == request.keyword_id,
+        )
+        .order_by(MarketingAlert.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _is_news(request: AlertRequest, earlier: MarketingAlert) -> bool:
+    if SEVERITIES.index(request.severity) > SEVERITIES.index(earlier.severity):
+        return True
+    if request.situation is not None and request.situation != earlier.situation:
+        return True
+    if request.level is not None and earlier.level is not None:
+        return Decimal(str(request.level)) > earlier.level * (1 + WORSE_BY)
+    return False
+
+
 def create_alert(session: Session, request: AlertRequest) -> AlertResult:
-    """Write the alert row and one notification per recipient, in the caller's transaction."""
+    """Write the alert row and one notification per recipient, in the caller's transaction —
+    unless the same alert went out earlier the same Moscow day and nothing got worse."""
     request.validate()
     details = dict(request.details)
     campaign = session.get(MarketingCampaign, request.campaign_id) if request.campaign_id else None
     if request.campaign_id and campaign is None:
         details["missing_campaign_id"] = request.campaign_id
+    now = now_utc()
+    day = moscow_today(now)
+    dedup = request.dedup if request.dedup is not None else campaign is not None
+    if dedup:
+        earlier = _same_day_alert(session, request, campaign.id if campaign else None, day)
+        if earlier is not None and not _is_news(request, earlier):
+            earlier.repeats += 1
+            return AlertResult(alert_id=earlier.id, recipients=0, repeated=True)
     alert = MarketingAlert(
         campaign_id=campaign.id if campaign else None,
         keyword_id=request.keyword_id if campaign else None,
@@ -91,7 +141,10 @@ def create_alert(session: Session, request: AlertRequest) -> AlertResult:
         message=request.message,
         details=details,
         action_taken=request.action_taken,
-        created_at=now_utc(),
+        created_at=now,
+        alert_date=day,
+        situation=request.situation,
+        level=Decimal(str(request.level)) if request.level is not None else None,
     )
     session.add(alert)
     session.flush()

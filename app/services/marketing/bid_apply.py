@@ -6,11 +6,15 @@ celery-reliability.md §2).
    cycle run exists) cannot write.
 2. **Send**: absolute values ("set bid to X"), batched by the adapter.
 3. **Mark**: applied → one `marketing_bid_history` row per intent (unique), the keyword's
-   `current_bid` updated; refused → failed with the marketplace's reason; no answer (timeout,
-   crash) → `unknown`.
+   `current_bid` updated and any remembered refusal cleared; refused → failed with the
+   marketplace's reason, remembered on the keyword so the same value is not sent again;
+   no answer (timeout, crash) → `unknown`.
 4. **Reconcile**: before a retried or redelivered attempt sends anything, every open intent
-   (pending/unknown) is compared with the marketplace's current bid, read fresh: equal → it was
-   applied (history written now), different → it did not happen (failed) and may be decided anew.
+   (pending/unknown) *older than the marketplace's apply delay* is compared with the marketplace's
+   current bid, read fresh: equal → it was applied (history written now), different → it did not
+   happen (failed) and may be decided anew by a later cycle. A younger one may still be on its way
+   (WB applies bids on a 30-second tick): it stays open, its keyword is not decided again, and the
+   read-back after the apply delay settles it (issue 9 finding 13).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
+from app.core.money import Bid
 from app.models.marketing import (
     OPEN_BID_INTENT_STATUSES,
     MarketingBidHistory,
@@ -44,11 +49,14 @@ class FencingError(Exception):
 
 @dataclass(frozen=True)
 class PlannedBid:
+    """One change to make, in the keyword's bid unit (converted to the marketplace's own unit only
+    by the adapter: `change()` hands it the integer of that unit)."""
+
     campaign_id: int
     keyword_id: int
     key: Key
-    old_bid: int | None
-    new_bid: int
+    old_bid: Bid | None
+    new_bid: Bid
     source: str  # bid_cycle | manual | rollback
     strategy_type: str | None
     reason: str
@@ -56,7 +64,7 @@ class PlannedBid:
     keyword: str | None = None
 
     def change(self) -> BidChange:
-        return BidChange(self.key[0], self.key[1], self.new_bid, self.product_id, self.keyword)
+        return BidChange(self.key[0], self.key[1], self.new_bid.amount, self.product_id, self.keyword)
 
 
 @dataclass
@@ -67,6 +75,7 @@ class ApplyOutcome:
     dry_run: int = 0
     reconciled_applied: int = 0
     reconciled_failed: int = 0
+    in_flight: int = 0
     errors: list[str] | None = None
 
 
@@ -132,10 +141,17 @@ def reconcile(
     current_bids: Mapping[Key, int],
     keys: Mapping[int, Key],
     outcome: ApplyOutcome,
-) -> None:
-    """Settle open intents from an earlier attempt against the marketplace's current bids."""
+    apply_delay: timedelta = timedelta(0),
+) -> set[int]:
+    """Settle open intents from an earlier attempt against the marketplace's current bids; return
+    the keyword ids of the intents too young to settle (still in flight)."""
     now = now_utc()
+    in_flight: set[int] = set()
     for intent in intents:
+        if intent.created_at is not None and intent.created_at > now - apply_delay:
+            in_flight.add(intent.keyword_id or -1)
+            outcome.in_flight += 1
+            continue
         key = keys.get(intent.keyword_id or -1)
         current = current_bids.get(key) if key else None
         if current is not None and current == intent.new_bid:
@@ -148,6 +164,7 @@ def reconcile(
                 f"instead of {intent.new_bid} after an interrupted attempt"
             )
             outcome.reconciled_failed += 1
+    return in_flight
 
 
 def record_intents(
@@ -170,8 +187,9 @@ def record_intents(
             campaign_id=bid.campaign_id,
             keyword_id=bid.keyword_id,
             fencing_token=cycle_run_id,
-            old_bid=bid.old_bid,
-            new_bid=bid.new_bid,
+            old_bid=bid.old_bid.amount if bid.old_bid is not None else None,
+            new_bid=bid.new_bid.amount,
+            bid_unit=bid.new_bid.unit.value,
             source=bid.source,
             strategy_type=bid.strategy_type,
             reason=bid.reason,
@@ -212,7 +230,15 @@ def mark_results(
             outcome.failed += 1
             assert outcome.errors is not None
             outcome.errors.append(f"{bid.key[1]}: {result.error}")
+            _remember_refusal(session, intent, result.error or "refused", now)
     return outcome
+
+
+def _remember_refusal(session: Session, intent: MarketingBidIntent, error: str, now: datetime) -> None:
+    """The keyword keeps what the marketplace refused, so the cycle does not send it again."""
+    keyword = session.get(MarketingKeyword, intent.keyword_id) if intent.keyword_id else None
+    if keyword is not None:
+        keyword.refused_bid, keyword.refused_reason, keyword.refused_at = intent.new_bid, error[:2000], now
 
 
 def mark_unknown(session: Session, intents: Sequence[MarketingBidIntent], error: AdapterError) -> None:
@@ -235,6 +261,7 @@ def _mark_applied(session: Session, intent: MarketingBidIntent, now: datetime) -
             cycle_run_id=intent.cycle_run_id,
             old_bid=intent.old_bid,
             new_bid=intent.new_bid,
+            bid_unit=intent.bid_unit,
             source=intent.source,
             strategy_type=intent.strategy_type,
             reason=intent.reason,
@@ -245,3 +272,4 @@ def _mark_applied(session: Session, intent: MarketingBidIntent, now: datetime) -
         keyword = session.get(MarketingKeyword, intent.keyword_id)
         if keyword is not None:
             keyword.current_bid = intent.new_bid
+            keyword.refused_bid = keyword.refused_reason = keyword.refused_at = None

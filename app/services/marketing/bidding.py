@@ -1,9 +1,13 @@
-"""Inputs and outputs of the bid engine (issue 6, Deliver 1).
+"""Inputs and outputs of the bid engine (issue 6, Deliver 1; units as types: issue 9, Deliver 1).
 
-Plain frozen dataclasses: the bid cycle maps database rows and adapter replies onto them, the
-engine turns one `KeywordBidContext` into one `BidDecision`. No Celery, Redis, HTTP or database
-here (DESIGN.md §2). Money is integer kopecks (DESIGN.md §3) in the keyword's bid unit: per 1000
-views for cpm, per click for cpc, per order for cpo.
+Plain frozen dataclasses: the bid cycle (and the backtest) maps database rows and adapter replies
+onto them, the engine turns one `KeywordBidContext` into one `BidDecision`. No Celery, Redis, HTTP
+or database here (DESIGN.md §2).
+
+Every bid here is a typed `Bid` (app/core/money.py) in the keyword's bid unit — per click, per
+1000 views or a share of the price — except competitor bids, which carry the unit the Watcher
+reported them in; the engine converts those explicitly (strategies/units.py). Spend and revenue
+are plain integer kopecks.
 """
 
 from __future__ import annotations
@@ -11,16 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from app.core.clock import to_moscow
-from app.models.marketing import PAYMENT_TYPES, KeywordStatus
+from app.core.money import Bid, BidUnit, UnitMismatchError
+from app.models.marketing import KeywordStatus
 
 if TYPE_CHECKING:
     from app.services.marketing.strategies.params import StrategyParams
-
-# Spec 7.3.1: `abs(new_bid - keyword.current_bid) >= 1.0` — a change below 1 ₽ is not sent.
-MIN_BID_STEP: Final = 100
 
 
 class BidAction(StrEnum):
@@ -37,10 +40,10 @@ class CompetitorSource(StrEnum):
     NONE = "none"
 
 
-def _require_money(name: str, value: int | None) -> None:
-    # bool is an int subclass: refuse it too, a True bid is a mapping bug.
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"{name} must be a non-negative integer of kopecks, got {value!r}")
+def _require_count(name: str, value: object) -> None:
+    # bool is an int subclass: refuse it too, a True count is a mapping bug.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -48,11 +51,24 @@ def _require_aware(name: str, value: datetime | None) -> None:
         raise ValueError(f"{name} must be an aware datetime (UTC), got a naive one")
 
 
+def _require_bid(name: str, value: Bid | None, unit: BidUnit, *, positive: bool = False) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Bid):
+        raise TypeError(f"{name} must be a Bid in {unit}, got {value!r}")
+    if value.unit != unit:
+        raise UnitMismatchError(f"{name} is {value} but the keyword bids in {unit}")
+    if value.amount < (1 if positive else 0):
+        raise ValueError(f"{name} must be {'positive' if positive else 'non-negative'}, got {value}")
+
+
 @dataclass(frozen=True)
 class PeriodStats:
     """Counters of one keyword over a period (Moscow day so far, or a recent window).
 
-    `collected_at` is when the newest snapshot in the period was taken; None = never collected.
+    Money (`spend`, `revenue`) is kopecks. `collected_at` is when the newest snapshot in the period
+    was taken; None = never collected. `spend_settled` is the part of `spend` old enough for its
+    orders to have been attributed (the marketplace's attribution lag); None = all of it.
     """
 
     views: int = 0
@@ -62,35 +78,51 @@ class PeriodStats:
     revenue: int = 0
     avg_position: float | None = None
     collected_at: datetime | None = None
+    spend_settled: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("views", "clicks", "orders"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        _require_money("spend", self.spend)
-        _require_money("revenue", self.revenue)
+        for name in ("views", "clicks", "orders", "spend", "revenue"):
+            _require_count(name, getattr(self, name))
+        if self.spend_settled is not None:
+            _require_count("spend_settled", self.spend_settled)
         _require_aware("collected_at", self.collected_at)
+
+    @property
+    def settled_spend(self) -> int:
+        return self.spend if self.spend_settled is None else min(self.spend, self.spend_settled)
+
+    def ctr(self) -> Fraction | None:
+        return Fraction(self.clicks, self.views) if self.views else None
 
 
 @dataclass(frozen=True)
 class CompetitorBid:
-    """One bid of the auction, by position (1 = top). `is_ours` marks our own entry, which the
-    strategies ignore — outbidding ourselves would ratchet the bid up every cycle."""
+    """One bid of the auction, by position (1 = top), in the unit the Watcher reported.
+
+    `is_ours` marks our own entry, which the strategies never bid against — outbidding ourselves
+    would ratchet the bid up every cycle. `ctr` is the click-through rate the marketplace credits
+    a per-click bidder with when it ranks per-click and per-1000-views bids together (the Watcher
+    reports it on per-click entries); on our own entry it is what converts the auction's prices
+    into our per-click unit.
+    """
 
     position: int
-    bid: int
+    bid: Bid
     is_ours: bool = False
+    ctr: Fraction | None = None
 
     def __post_init__(self) -> None:
         if self.position < 1:
             raise ValueError(f"competitor position must be >= 1, got {self.position}")
-        _require_money("competitor bid", self.bid)
+        if not isinstance(self.bid, Bid) or self.bid.amount < 0:
+            raise ValueError(f"competitor bid must be a non-negative Bid, got {self.bid!r}")
+        if self.ctr is not None and not 0 < self.ctr <= 1:
+            raise ValueError(f"competitor ctr must be in (0, 1], got {self.ctr}")
 
 
 @dataclass(frozen=True)
 class CompetitorData:
-    """Competitor bids for the keyword (Watcher API, or the marketplace's competitive bids)."""
+    """Competitor bids for the keyword (Watcher API), all in one unit."""
 
     source: CompetitorSource
     bids: tuple[CompetitorBid, ...]
@@ -98,22 +130,35 @@ class CompetitorData:
 
     def __post_init__(self) -> None:
         _require_aware("fetched_at", self.fetched_at)
+        units = {b.bid.unit for b in self.bids}
+        if len(units) > 1:
+            raise UnitMismatchError(f"competitor bids mix units: {', '.join(sorted(units))}")
+
+    @property
+    def unit(self) -> BidUnit | None:
+        return self.bids[0].bid.unit if self.bids else None
 
     def others_by_position(self) -> list[CompetitorBid]:
-        return sorted((b for b in self.bids if not b.is_ours), key=lambda b: (b.position, -b.bid))
+        return sorted((b for b in self.bids if not b.is_ours), key=lambda b: (b.position, -b.bid.amount))
+
+    def our_ctr(self) -> Fraction | None:
+        """The click-through rate the marketplace credits our own entry with, if reported."""
+        rates = [b.ctr for b in self.bids if b.is_ours and b.ctr is not None]
+        return rates[0] if rates else None
 
 
 @dataclass(frozen=True)
 class RecommendedBid:
-    """A bid the marketplace itself recommends. `position` is the worst position it is meant to
-    reach (WB cpc `range1To2` → 2, `leadersBid` → 1); None = a plain "competitive" bid (WB
-    `competitiveBid`, Ozon competitive bid) with no position attached."""
+    """A bid the marketplace itself recommends, in the keyword's unit. `position` is the worst
+    position it is meant to reach (WB cpc `range1To2` → 2, `range3To10` → 10, `leadersBid` → 1);
+    None = a plain "competitive" bid (WB `competitiveBid`, Ozon competitive bid) with no position."""
 
-    bid: int
+    bid: Bid
     position: int | None = None
 
     def __post_init__(self) -> None:
-        _require_money("recommended bid", self.bid)
+        if not isinstance(self.bid, Bid) or self.bid.amount < 0:
+            raise ValueError(f"recommended bid must be a non-negative Bid, got {self.bid!r}")
         if self.position is not None and self.position < 1:
             raise ValueError(f"recommended position must be >= 1, got {self.position}")
 
@@ -131,10 +176,13 @@ class MarketplaceRecommendations:
 class KeywordBidContext:
     """Everything the engine needs to decide one keyword's bid for this cycle.
 
-    `min_bid` is the marketplace's minimum for this keyword (the larger of the per-keyword and
-    the general minimum); `marketplace_max_bid` the marketplace's maximum; `campaign_max_bid` the
-    campaign's own `max_bid` (spec 7.3.1 cap). `previous_bid` is the bid before `current_bid`
-    (from the bid history) and lets the engine notice a reversal of direction.
+    `unit` is the keyword's bid unit; every bid field is a `Bid` of it. `min_bid` is the
+    marketplace's minimum for this item, `marketplace_max_bid` its maximum, `campaign_max_bid` the
+    campaign's own `max_bid` (spec 7.3.1 cap); `bid_step` the marketplace's granularity and
+    `min_change` the smallest change worth sending (the marketplace's rules,
+    app/services/marketing/adapters/rules.py). `previous_bid` is the bid before `current_bid` (from
+    the bid history) and lets the engine notice a reversal of direction. `held_until` is set while
+    a manual change holds the keyword.
     """
 
     marketplace: str
@@ -142,26 +190,38 @@ class KeywordBidContext:
     keyword: str
     status: str
     is_fixed: bool
-    payment_type: str
-    current_bid: int | None
-    min_bid: int
-    marketplace_max_bid: int | None
-    campaign_max_bid: int | None
+    unit: BidUnit
+    current_bid: Bid | None
+    min_bid: Bid
+    marketplace_max_bid: Bid | None
+    campaign_max_bid: Bid | None
     strategy: StrategyParams
     now: datetime
+    min_change: Bid
+    bid_step: int = 1
     today: PeriodStats | None = None
     window: PeriodStats | None = None
     competitors: CompetitorData | None = None
     recommendations: MarketplaceRecommendations | None = None
-    previous_bid: int | None = None
+    previous_bid: Bid | None = None
+    held_until: datetime | None = None
 
     def __post_init__(self) -> None:
-        if self.payment_type not in PAYMENT_TYPES:
-            allowed = ", ".join(PAYMENT_TYPES)
-            raise ValueError(f"payment_type must be one of {allowed}, got {self.payment_type!r}")
-        for name in ("current_bid", "min_bid", "marketplace_max_bid", "campaign_max_bid", "previous_bid"):
-            _require_money(name, getattr(self, name))
+        for name in ("current_bid", "marketplace_max_bid", "campaign_max_bid", "previous_bid"):
+            _require_bid(name, getattr(self, name), self.unit)
+        _require_bid("min_bid", self.min_bid, self.unit)
+        _require_bid("min_change", self.min_change, self.unit, positive=True)
+        if self.recommendations is not None:
+            for rec in self.recommendations.bids:
+                _require_bid("recommended bid", rec.bid, self.unit)
+        if self.bid_step < 1:
+            raise ValueError(f"bid_step must be >= 1, got {self.bid_step}")
         _require_aware("now", self.now)
+        _require_aware("held_until", self.held_until)
+
+    def bid(self, amount: int) -> Bid:
+        """An integer of the keyword's unit as a Bid (strategy parameters are integers)."""
+        return self.unit.bid(amount)
 
     @property
     def is_active(self) -> bool:
@@ -198,11 +258,11 @@ class BidDecision:
     """
 
     action: BidAction
-    new_bid: int | None
-    old_bid: int | None
+    new_bid: Bid | None
+    old_bid: Bid | None
     reason: str
     strategy_type: str
-    target_bid: int | None = None
+    target_bid: Bid | None = None
     capped: bool = False
     competitor_source: CompetitorSource = CompetitorSource.NONE
     warnings: tuple[str, ...] = field(default_factory=tuple)

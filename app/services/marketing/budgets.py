@@ -1,6 +1,14 @@
-"""check_budgets (spec 7.3.3; issue 5 item 3): pause at the daily limit, warn at 80 % once per
-Moscow day, pause ahead when the spend rate says the limit falls before the next check, and
-resume budget-paused campaigns when a new Moscow day starts.
+"""check_budgets (spec 7.3.3; issue 5 item 3; issue 9 findings 6, 7, 10): pause at the daily
+limit, warn at the warning share (80 %) once per Moscow day, pause ahead when the spend rate says
+the limit falls before the next check, resume budget-paused campaigns when a new Moscow day starts.
+
+The decision is the one budget rule (`budget_rules.decide_budget`, shared with the bid cycle),
+made on spend whose age is known: spend older than `SPEND_STALE_AFTER` is estimated forward at the
+last rate and raises a "budget_data_stale" warning (a failing stats collection must not let a
+campaign overspend unnoticed). Every pause made for a budget reason — here or by the cycle — is
+recorded as `budget_exceeded` and resumed the next Moscow day. Alerts are de-duplicated per
+campaign, type and Moscow day (alerts.py): a refused pause is one critical alert a day, repeated
+only when the spend grows, not one every 15 minutes.
 
 Three steps so no transaction stays open across marketplace calls: plan (read PostgreSQL), act
 (call the marketplaces, accounts concurrently), record (write statuses and alerts).
@@ -10,33 +18,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.clock import moscow_day_start, moscow_today, now_utc
+from app.core.clock import moscow_today, now_utc
 from app.core.config import get_settings
 from app.core.database import session_scope
-from app.models.marketing import MarketingAlert, MarketingCampaign, MarketingStats, MarketplaceAccount
+from app.core.money import rub
+from app.models.marketing import MarketingCampaign, MarketingStats, MarketplaceAccount, PausedReason
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
+from app.services.marketing.adapters.rules import rules_for
 from app.services.marketing.alerts import AlertRequest, create_alert
+from app.services.marketing.bid_cycle.inputs import load_keyword_rows
 from app.services.marketing.budget_rules import (
+    WARNING_PCT,
     BudgetAction,
     BudgetState,
     ProjectionMode,
     decide_budget,
-    rub,
     spend_rate,
 )
+from app.services.marketing.pauses import pause_campaign, record_campaign_pause, resume_campaign
 from app.services.marketing.runtime import AdapterPool
+from app.services.marketing.safety_logic import SafetyParamsError, parse_safety_params
 
 logger = logging.getLogger(__name__)
-
-BUDGET_ALERT_TYPES = ("budget_warning", "budget_projection")
-AdapterFactory = Callable[[MarketplaceAccount], MarketplaceAdapter]
 
 
 @dataclass
@@ -49,13 +59,16 @@ class PlannedAction:
     reason: str
     spent: int
     limit: int | None
+    stale: bool = False
     error: str | None = None
+    paused_items: list[int] = field(default_factory=list)
 
 
 @dataclass
 class BudgetSettings:
     check_interval_s: float = 900.0
     projection: ProjectionMode = ProjectionMode.PAUSE
+    stale_after_s: float = 1800.0
 
 
 def plan_budget_checks(
@@ -63,29 +76,18 @@ def plan_budget_checks(
 ) -> tuple[list[PlannedAction], int]:
     """What to do for every campaign with a daily limit; returns the plan and how many were checked."""
     today = moscow_today(now)
-    day_start = moscow_day_start(today)
     plan: list[PlannedAction] = []
     resumable = session.scalars(
         select(MarketingCampaign).where(
             MarketingCampaign.status == "paused",
-            MarketingCampaign.paused_reason == "budget_exceeded",
+            MarketingCampaign.paused_reason == PausedReason.BUDGET_EXCEEDED,
             MarketingCampaign.budget_paused_on < today,
             MarketingCampaign.is_removed.is_(False),
         )
     ).all()
     for campaign in resumable:
-        plan.append(
-            PlannedAction(
-                campaign.id,
-                campaign.account_id,
-                campaign.external_id,
-                campaign.name,
-                "resume",
-                f"a new Moscow day ({today}) started: the daily limit is available again",
-                0,
-                campaign.daily_limit,
-            )
-        )
+        reason = f"a new Moscow day ({today}) started: the daily limit is available again"
+        plan.append(_action(campaign, "resume", reason, 0))
     active = session.scalars(
         select(MarketingCampaign).where(
             MarketingCampaign.status == "active",
@@ -94,26 +96,25 @@ def plan_budget_checks(
             MarketingCampaign.is_removed.is_(False),
         )
     ).all()
-    warned = set(
-        session.scalars(
-            select(MarketingAlert.campaign_id).where(
-                MarketingAlert.alert_type.in_(BUDGET_ALERT_TYPES), MarketingAlert.created_at >= day_start
-            )
-        )
-    )
-    rates = _recent_rates(session, [c.id for c in active], today)
+    rates = recent_spend_rates(session, [c.id for c in active], today)
     for campaign in active:
         spent = campaign.spent_on(today)
         assert campaign.daily_limit is not None
-        last_point = rates.get(campaign.id, (None, None))
-        data_age = (now.timestamp() - last_point[1]) if last_point[1] else 0.0
+        try:
+            warning_pct = parse_safety_params(campaign.safety_params).budget_warning_pct
+        except SafetyParamsError:
+            warning_pct = WARNING_PCT  # the bid cycle alerts on the bad parameters
+        updated = campaign.spent_updated_at if campaign.spent_date == today else None
         decision = decide_budget(
             BudgetState(
                 spent_today=spent,
                 daily_limit=campaign.daily_limit,
-                spend_rate=last_point[0],
-                seconds_to_next_check=settings.check_interval_s + max(0.0, data_age),
-                warned_today=campaign.id in warned,
+                spend_rate=rates.get(campaign.id),
+                seconds_to_next_check=settings.check_interval_s,
+                warned_today=False,  # the alert is de-duplicated per Moscow day (alerts.py)
+                warning_pct=warning_pct,
+                data_age_s=(now - updated).total_seconds() if updated else None,
+                stale_after_s=settings.stale_after_s,
             ),
             settings.projection,
         )
@@ -123,26 +124,37 @@ def plan_budget_checks(
             BudgetAction.WARN: "warn",
             BudgetAction.ALERT_AHEAD: "alert_ahead",
         }.get(decision.action)
-        if action:
+        if action or decision.stale:
             plan.append(
-                PlannedAction(
-                    campaign.id,
-                    campaign.account_id,
-                    campaign.external_id,
-                    campaign.name,
-                    action,
+                _action(
+                    campaign,
+                    action or "stale",
                     decision.reason,
-                    spent,
-                    campaign.daily_limit,
+                    decision.estimated_spend or spent,
+                    decision.stale,
                 )
             )
     return plan, len(active)
 
 
-def _recent_rates(
-    session: Session, campaign_ids: Sequence[int], today: date
-) -> dict[int, tuple[float | None, float]]:
-    """Per campaign: (spend rate from the last two snapshots of today, epoch of the newest)."""
+def _action(
+    campaign: MarketingCampaign, action: str, reason: str, spent: int, stale: bool = False
+) -> PlannedAction:
+    return PlannedAction(
+        campaign.id,
+        campaign.account_id,
+        campaign.external_id,
+        campaign.name,
+        action,
+        reason,
+        spent,
+        campaign.daily_limit,
+        stale,
+    )
+
+
+def recent_spend_rates(session: Session, campaign_ids: Sequence[int], today: date) -> dict[int, float | None]:
+    """Per campaign: the spend rate (kopecks per second) from the last two snapshots of today."""
     if not campaign_ids:
         return {}
     rows = session.execute(
@@ -157,11 +169,11 @@ def _recent_rates(
     points: dict[int, list[tuple[float, int]]] = {}
     for campaign_id, collected_at, spent in rows:
         points.setdefault(campaign_id, []).append((collected_at.timestamp(), spent))
-    return {cid: (spend_rate(p), p[-1][0]) for cid, p in points.items()}
+    return {cid: spend_rate(p) for cid, p in points.items()}
 
 
 async def act_on_marketplaces(
-    plan: list[PlannedAction], accounts: dict[int, MarketplaceAccount], make_adapter: AdapterFactory
+    plan: list[PlannedAction], accounts: dict[int, MarketplaceAccount], pool: AdapterPool
 ) -> None:
     """Pause/resume on the marketplaces; accounts run concurrently, one failure stays its own."""
     by_account: dict[int, list[PlannedAction]] = {}
@@ -170,13 +182,17 @@ async def act_on_marketplaces(
             by_account.setdefault(item.account_id, []).append(item)
 
     async def one_account(account_id: int, items: list[PlannedAction]) -> None:
-        adapter = make_adapter(accounts[account_id])
+        account = accounts[account_id]
+        adapter: MarketplaceAdapter = pool.get(account)
+        rules = rules_for(account.marketplace)
         for item in items:
             try:
                 if item.action == "pause":
-                    await adapter.pause_campaign(item.external_id)
+                    with session_scope() as session:
+                        keywords = load_keyword_rows(session, item.campaign_id, item.external_id)
+                    item.paused_items = await pause_campaign(adapter, rules, item.external_id, keywords)
                 else:
-                    await adapter.resume_campaign(item.external_id)
+                    await resume_campaign(adapter, rules, item.campaign_id, item.external_id)
             except AdapterError as error:
                 item.error = str(error)
 
@@ -190,6 +206,17 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
         campaign = session.get(MarketingCampaign, item.campaign_id)
         if campaign is None:
             continue
+        if item.stale:
+            _alert(
+                session,
+                item,
+                "budget_data_stale",
+                "warning",
+                f"Budget data is old: {item.name}",
+                f"budget guard works on old data: {item.reason}",
+                None,
+                counts,
+            )
         if item.error:
             counts["errors"] += 1
             _alert(
@@ -200,22 +227,24 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
                 f"Could not {item.action}: {item.name}",
                 f"{item.reason}; the marketplace refused: {item.error}",
                 None,
+                counts,
             )
-            counts["alerts_sent"] += 1
             continue
         if item.action == "pause":
-            campaign.status = "paused"
-            campaign.paused_reason = "budget_exceeded"
-            campaign.budget_paused_on = today
+            record_campaign_pause(
+                session, campaign.id, PausedReason.BUDGET_EXCEEDED, today, item.paused_items
+            )
             counts["campaigns_paused"] += 1
+            message = f"{item.reason}: paused until the next Moscow day"
             _alert(
                 session,
                 item,
                 "budget_exceeded",
                 "warning",
                 f"Кампания приостановлена: {item.name}",
-                item.reason,
+                message,
                 "pause_campaign",
+                counts,
             )
         elif item.action == "resume":
             campaign.status = "active"
@@ -230,10 +259,11 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
                 f"Кампания возобновлена: {item.name}",
                 item.reason,
                 "resume_campaign",
+                counts,
             )
         elif item.action == "warn":
-            _alert(session, item, "budget_warning", "info", f"Бюджет 80%: {item.name}", item.reason, None)
-        else:
+            _alert(session, item, "budget_warning", "info", f"Бюджет: {item.name}", item.reason, None, counts)
+        elif item.action == "alert_ahead":
             _alert(
                 session,
                 item,
@@ -242,17 +272,19 @@ def record_outcomes(session: Session, plan: list[PlannedAction], now: datetime) 
                 f"Бюджет будет превышен: {item.name}",
                 item.reason,
                 None,
+                counts,
             )
-        counts["alerts_sent"] += 1
     return counts
 
 
 def run_budget_check(settings: BudgetSettings | None = None, now: datetime | None = None) -> dict[str, int]:
     """Plan in one transaction, act on the marketplaces, record in another (no transaction stays
     open across API calls)."""
+    config = get_settings()
     settings = settings or BudgetSettings(
-        check_interval_s=get_settings().BUDGET_CHECK_INTERVAL,
-        projection=ProjectionMode(get_settings().BUDGET_PROJECTION),
+        check_interval_s=config.BUDGET_CHECK_INTERVAL,
+        projection=ProjectionMode(config.BUDGET_PROJECTION),
+        stale_after_s=config.SPEND_STALE_AFTER,
     )
     now = now or now_utc()
     with session_scope() as session:
@@ -265,7 +297,7 @@ def run_budget_check(settings: BudgetSettings | None = None, now: datetime | Non
 
     async def act() -> None:
         async with AdapterPool() as pool:
-            await act_on_marketplaces(plan, accounts, pool.get)
+            await act_on_marketplaces(plan, accounts, pool)
 
     if any(item.action in ("pause", "resume") for item in plan):
         asyncio.run(act())
@@ -282,8 +314,9 @@ def _alert(
     title: str,
     message: str,
     action_taken: str | None,
+    counts: dict[str, int],
 ) -> None:
-    create_alert(
+    result = create_alert(
         session,
         AlertRequest(
             alert_type=alert_type,
@@ -293,5 +326,8 @@ def _alert(
             campaign_id=item.campaign_id,
             action_taken=action_taken,
             details={"spent_today": item.spent, "daily_limit": item.limit, "spent_rub": rub(item.spent)},
+            level=item.spent if alert_type in ("budget_action_failed", "budget_data_stale") else None,
         ),
     )
+    if not result.repeated:
+        counts["alerts_sent"] += 1

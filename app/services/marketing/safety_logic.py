@@ -3,6 +3,10 @@
 
 The bid cycle runs `check_campaign` first — PAUSE_CAMPAIGN stops the campaign and skips its
 keywords, ALERT only reports — then `check_keyword` per active keyword before the strategy.
+The daily limit is judged by the one budget rule (`budget_rules.decide_budget`, shared with
+`check_budgets`). Rules that need data the marketplace does not give (DRR without revenue on YM)
+or a baseline that does not exist yet (no daily aggregates) do not pass silently: the decision's
+`notes` say they were skipped and why (issue 9 finding 8).
 Thresholds come from the campaign's `safety_params`, with the defaults of `SafetyParams` (the
 one place they are written; docs/strategies.md "Safety" lists them). Every decision carries a
 one-line reason, a severity and an alert type, which end up in the alert and the bid history.
@@ -22,10 +26,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from app.core.clock import to_moscow
+from app.core.money import rub
 from app.models.marketing import AlertSeverity, CampaignStatus, KeywordStatus
 from app.services.marketing.bidding import PeriodStats
+from app.services.marketing.budget_rules import (
+    WARNING_PCT,
+    BudgetAction,
+    BudgetDecision,
+    BudgetState,
+    ProjectionMode,
+    decide_budget,
+)
 from app.services.marketing.strategies.params import describe_validation_error
-from app.services.marketing.strategies.proposal import rub
 
 Int = Annotated[int, Strict()]
 
@@ -42,8 +54,11 @@ class SafetyAction(StrEnum):
 
 
 class SafetyAlertType(StrEnum):
+    # The budget alert types are check_budgets' own (one rule, one vocabulary).
     BUDGET_EXCEEDED = "budget_exceeded"
-    BUDGET_NEARLY_EXHAUSTED = "budget_nearly_exhausted"
+    BUDGET_WARNING = "budget_warning"
+    BUDGET_PROJECTION = "budget_projection"
+    BUDGET_DATA_STALE = "budget_data_stale"
     DRR_TOO_HIGH = "drr_too_high"
     SPEND_ANOMALY = "spend_anomaly"
     CTR_COLLAPSE = "ctr_collapse"
@@ -58,10 +73,10 @@ class SafetyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     budget_warning_pct: Decimal = Field(
-        Decimal(90),
+        WARNING_PCT,
         gt=0,
         le=100,
-        description="percent of daily_limit spent that raises a warning, 0 < x <= 100",
+        description="percent of daily_limit spent that raises a warning, 0 < x <= 100 (spec 7.3.3: 80)",
     )
     target_drr_pct: Decimal | None = Field(
         None,
@@ -135,23 +150,35 @@ class SafetyDecision:
     alert_type: SafetyAlertType | None
     reason: str
     findings: tuple[SafetyFinding, ...] = ()
+    notes: tuple[str, ...] = ()  # rules that were skipped, and why
+    budget: BudgetDecision | None = None
 
     @property
     def is_ok(self) -> bool:
         return self.action == SafetyAction.OK
 
-    @staticmethod
-    def ok(reason: str) -> SafetyDecision:
-        return SafetyDecision(SafetyAction.OK, AlertSeverity.INFO, None, reason)
+    @property
+    def pauses_for_budget(self) -> bool:
+        return (
+            self.action == SafetyAction.PAUSE_CAMPAIGN and self.alert_type == SafetyAlertType.BUDGET_EXCEEDED
+        )
 
     @staticmethod
-    def of(findings: list[SafetyFinding]) -> SafetyDecision:
+    def ok(reason: str, notes: tuple[str, ...] = (), budget: BudgetDecision | None = None) -> SafetyDecision:
+        return SafetyDecision(SafetyAction.OK, AlertSeverity.INFO, None, reason, notes=notes, budget=budget)
+
+    @staticmethod
+    def of(
+        findings: list[SafetyFinding], notes: tuple[str, ...] = (), budget: BudgetDecision | None = None
+    ) -> SafetyDecision:
         """The most drastic finding decides: a pause before an alert, then the more severe."""
         rank = {SafetyAction.PAUSE_CAMPAIGN: 0, SafetyAction.PAUSE_KEYWORD: 0, SafetyAction.ALERT: 1}
         weight = {AlertSeverity.CRITICAL: 0, AlertSeverity.WARNING: 1, AlertSeverity.INFO: 2}
         ordered = sorted(findings, key=lambda f: (rank[f.action], weight[f.severity]))
         first = ordered[0]
-        return SafetyDecision(first.action, first.severity, first.alert_type, first.reason, tuple(ordered))
+        return SafetyDecision(
+            first.action, first.severity, first.alert_type, first.reason, tuple(ordered), notes, budget
+        )
 
 
 @dataclass(frozen=True)
@@ -162,7 +189,9 @@ class CampaignSafetyContext:
     campaign-level stats since Moscow midnight; `usual_day` an average full day of the recent past
     (the baseline of the anomaly rules; None = no history, those rules are skipped).
     `target_drr_pct` is the strategy's target for target_drr campaigns, else None
-    (then `params.target_drr_pct`, if set).
+    (then `params.target_drr_pct`, if set). `reports_revenue` is False on marketplaces whose stats
+    carry no revenue (YM): DRR rules then have no data. `spend_rate` (kopecks per second),
+    `spend_age_s` (age of `spent_today`) and `seconds_to_next_check` feed the budget rule.
     """
 
     campaign_id: int
@@ -175,6 +204,12 @@ class CampaignSafetyContext:
     params: SafetyParams
     usual_day: PeriodStats | None = None
     target_drr_pct: Decimal | None = None
+    reports_revenue: bool = True
+    spend_rate: float | None = None
+    spend_age_s: float | None = None
+    seconds_to_next_check: float = 900.0
+    stale_spend_after_s: float = 1800.0
+    projection: ProjectionMode = ProjectionMode.PAUSE
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -209,6 +244,11 @@ class KeywordSafetyContext:
     today: PeriodStats
     params: SafetyParams
     window: PeriodStats | None = None
+    # False where the marketplace cannot pause this kind of item alone (a WB nm): alert instead.
+    can_pause: bool = True
+
+
+NO_BASELINE = "spend pace, CTR collapse and zero views not checked: no baseline (no daily aggregates yet)"
 
 
 def _pause_campaign(kind: SafetyAlertType, reason: str) -> list[SafetyFinding]:
@@ -229,14 +269,16 @@ class SafetyLogic:
     def check_campaign(self, ctx: CampaignSafetyContext) -> SafetyDecision:
         if ctx.status != CampaignStatus.ACTIVE:
             return SafetyDecision.ok(f"campaign is {ctx.status}: not checked")
-        findings = [
-            *self._budget(ctx),
-            *self._drr(ctx),
-            *self._spend_pace(ctx),
-            *self._ctr_collapse(ctx),
-            *self._zero_views(ctx),
-        ]
-        return SafetyDecision.of(findings) if findings else SafetyDecision.ok("campaign checks passed")
+        notes: list[str] = []
+        budget = self.budget(ctx)
+        findings = [*self._budget_findings(budget), *self._drr(ctx, notes)]
+        if ctx.usual_day is None:
+            notes.append(NO_BASELINE)
+        else:
+            findings += [*self._spend_pace(ctx), *self._ctr_collapse(ctx), *self._zero_views(ctx)]
+        if findings:
+            return SafetyDecision.of(findings, tuple(notes), budget)
+        return SafetyDecision.ok("campaign checks passed", tuple(notes), budget)
 
     def check_keyword(self, ctx: KeywordSafetyContext) -> SafetyDecision:
         if ctx.status != KeywordStatus.ACTIVE:
@@ -245,9 +287,13 @@ class SafetyLogic:
         p = ctx.params
         name = repr(ctx.keyword)
         findings: list[SafetyFinding] = []
-        if stats.orders == 0 and stats.spend >= p.keyword_max_spend_without_orders:
+        # Orders reach the stats late (issue 9 finding 11): only spend older than the
+        # marketplace's attribution lag is judged against the orders known now.
+        settled = stats.settled_spend
+        if stats.orders == 0 and settled >= p.keyword_max_spend_without_orders:
             limit = rub(p.keyword_max_spend_without_orders)
-            reason = f"keyword {name} spent {rub(stats.spend)} without an order (limit {limit})"
+            old = "" if settled == stats.spend else f" (of {rub(stats.spend)}) long enough ago for its orders"
+            reason = f"keyword {name} spent {rub(settled)}{old} without an order (limit {limit})"
             findings.append(self._keyword_pause(ctx, SafetyAlertType.KEYWORD_NO_ORDERS, reason))
         judged = stats.views >= p.keyword_min_views_for_ctr
         if judged and Fraction(stats.clicks * 100, stats.views) < Fraction(p.keyword_min_ctr_pct):
@@ -262,29 +308,57 @@ class SafetyLogic:
             return SafetyFinding(
                 SafetyAction.ALERT, kind, AlertSeverity.WARNING, f"{reason}; bid is fixed by hand: not paused"
             )
+        if not ctx.can_pause:
+            why = f"{reason}; the marketplace cannot pause it alone: lower its bid or pause the campaign"
+            return SafetyFinding(SafetyAction.ALERT, kind, AlertSeverity.WARNING, why)
         return SafetyFinding(SafetyAction.PAUSE_KEYWORD, kind, AlertSeverity.WARNING, f"{reason}: pausing")
 
     @staticmethod
-    def _budget(ctx: CampaignSafetyContext) -> list[SafetyFinding]:
-        limit = ctx.daily_limit
-        if limit is None:
-            return []
-        if ctx.spend >= limit:
-            reason = (
-                f"spent {rub(ctx.spend)} of the daily limit {rub(limit)}: pausing until tomorrow (Moscow)"
-            )
-            return _pause_campaign(SafetyAlertType.BUDGET_EXCEEDED, reason)
-        if ctx.spend * 100 >= limit * Fraction(ctx.params.budget_warning_pct):
-            reason = f"spent {rub(ctx.spend)} of the daily limit {rub(limit)} ({_pct(ctx.spend, limit)})"
-            return _warn(SafetyAlertType.BUDGET_NEARLY_EXHAUSTED, reason)
-        return []
+    def budget(ctx: CampaignSafetyContext) -> BudgetDecision | None:
+        """The daily-limit decision (the one rule of budget_rules.py), None without a limit."""
+        if ctx.daily_limit is None or ctx.daily_limit <= 0:
+            return None
+        return decide_budget(
+            BudgetState(
+                spent_today=ctx.spend,
+                daily_limit=ctx.daily_limit,
+                spend_rate=ctx.spend_rate,
+                seconds_to_next_check=ctx.seconds_to_next_check,
+                warned_today=False,  # alerts are de-duplicated per Moscow day where they are raised
+                warning_pct=ctx.params.budget_warning_pct,
+                data_age_s=ctx.spend_age_s,
+                stale_after_s=ctx.stale_spend_after_s,
+            ),
+            ctx.projection,
+        )
 
     @staticmethod
-    def _drr(ctx: CampaignSafetyContext) -> list[SafetyFinding]:
+    def _budget_findings(budget: BudgetDecision | None) -> list[SafetyFinding]:
+        if budget is None:
+            return []
+        found: list[SafetyFinding] = []
+        if budget.stale:
+            found += _warn(
+                SafetyAlertType.BUDGET_DATA_STALE, f"budget guard works on old data: {budget.reason}"
+            )
+        if budget.pauses:
+            reason = f"{budget.reason}: pausing until the next Moscow day"
+            found += _pause_campaign(SafetyAlertType.BUDGET_EXCEEDED, reason)
+        elif budget.action == BudgetAction.ALERT_AHEAD:
+            found += _warn(SafetyAlertType.BUDGET_PROJECTION, budget.reason)
+        elif budget.action == BudgetAction.WARN:
+            found += _warn(SafetyAlertType.BUDGET_WARNING, budget.reason)
+        return found
+
+    @staticmethod
+    def _drr(ctx: CampaignSafetyContext, notes: list[str]) -> list[SafetyFinding]:
         p = ctx.params
         target = ctx.target_drr_pct if ctx.target_drr_pct is not None else p.target_drr_pct
         spend, revenue = ctx.today.spend, ctx.today.revenue
         if target is None or spend < p.min_spend_to_judge_drr or spend == 0:
+            return []
+        if not ctx.reports_revenue:
+            notes.append("DRR not checked: the marketplace reports no revenue")
             return []
         limit = Fraction(target) * Fraction(p.drr_pause_factor)
         # DRR in percent = spend × 100 / revenue; no revenue at all is above any limit.

@@ -133,7 +133,14 @@ def store_account_stats(
         if keyword_id is None:
             summary.campaigns_fetched += 1
             if snapshot.stat_date == today:
-                spent.append({"id": campaign_id, "spent_today": snapshot.spent, "spent_date": today})
+                spent.append(
+                    {
+                        "id": campaign_id,
+                        "spent_today": snapshot.spent,
+                        "spent_date": today,
+                        "spent_updated_at": collected_at,
+                    }
+                )
         else:
             summary.keywords_fetched += 1
     summary.stats_saved = write_stats_rows(session, rows)

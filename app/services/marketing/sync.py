@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
 from app.core.database import session_scope
-from app.models.marketing import STRATEGY_TYPES, MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.services.marketing.account_settings import AccountSettingError, parse_default_strategy
 from app.services.marketing.adapters.base import AdapterError, Campaign, Keyword, MarketplaceAdapter
+from app.services.marketing.adapters.rules import PauseMode
 from app.services.marketing.runtime import AdapterPool, active_accounts
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,7 @@ def apply_account_state(
                 external_id=remote.external_id,
                 daily_limit=remote.daily_budget,
             )
-            apply_default_strategy(row, account.settings.get("default_strategy"))
+            apply_default_strategy(row, account.settings.get("default_strategy"), summary)
             session.add(row)
             summary.campaigns_created += 1
         _update_campaign(row, remote, now)
@@ -102,23 +104,24 @@ def apply_account_state(
     return summary
 
 
-def apply_default_strategy(row: MarketingCampaign, default: object) -> None:
+def apply_default_strategy(row: MarketingCampaign, default: object, summary: SyncSummary) -> None:
     """An account may carry a default strategy for campaigns it has not seen before (its setting
-    `default_strategy`: strategy_type, strategy_params, and optionally max_bid, daily_limit,
-    dry_run). Campaigns we already know keep what their users set."""
-    if not isinstance(default, dict):
+    `default_strategy`, account_settings.py). Campaigns we already know keep what their users
+    set. A stored value that is not valid is reported on the sync summary and not applied."""
+    if default is None:
         return
-    if default.get("strategy_type") not in STRATEGY_TYPES:
-        logger.warning(
-            "account default_strategy ignored: unknown strategy_type %r", default.get("strategy_type")
-        )
+    try:
+        parsed = parse_default_strategy(default)
+    except AccountSettingError as error:
+        summary.rejected.append(f"default_strategy not applied to new campaign {row.external_id}: {error}")
         return
-    row.strategy_type = str(default.get("strategy_type", "fixed"))
-    row.strategy_params = dict(default.get("strategy_params") or {})
-    for name in ("max_bid", "daily_limit"):
-        if isinstance(default.get(name), int):
-            setattr(row, name, default[name])
-    row.dry_run = bool(default.get("dry_run", False))
+    row.strategy_type = parsed.strategy_type
+    row.strategy_params = parsed.strategy_params
+    if parsed.max_bid is not None:
+        row.max_bid = parsed.max_bid
+    if parsed.daily_limit is not None:
+        row.daily_limit = parsed.daily_limit
+    row.dry_run = parsed.dry_run
 
 
 def _unique(campaigns: Sequence[Campaign], summary: SyncSummary) -> list[Campaign]:
@@ -143,7 +146,10 @@ def _update_campaign(row: MarketingCampaign, remote: Campaign, now: datetime) ->
     # any resume — ours or a user's — clears it.
     if remote.status == "active":
         row.paused_reason = None
-    row.status = remote.status
+    # Where a pause is made item by item (YM), the marketplace shows the campaign as one without
+    # bids, not as paused: our pause stands until we or a user resume it.
+    if not (row.status == "paused" and row.paused_reason and remote.status != "active"):
+        row.status = remote.status
     if row.daily_limit is None and remote.daily_budget is not None:
         row.daily_limit = remote.daily_budget
     row.is_removed = False
@@ -191,13 +197,17 @@ def _sync_keywords(
             row.kind = remote.kind
             row.product_id = remote.product_id
             row.current_bid = remote.current_bid
-            if not (row.status == "paused" and remote.status in ("paused", "excluded")):
+            if not (
+                row.status == "paused" and (remote.status in ("paused", "excluded") or paused_by_us(row))
+            ):
                 row.status = remote.status
     read_campaigns = {campaigns[c].id for c in by_campaign} | {
         c.id for c in campaigns.values() if c.status in LIVE_STATUSES
     }
     for (campaign_id, _), row in existing.items():
-        if campaign_id in read_campaigns and row.status != "removed":
+        # An item our pause took off the marketplace (an Ozon SKU removed, a YM SKU at bid 0) is
+        # absent from its lists by design: it stays paused, to be put back on resume.
+        if campaign_id in read_campaigns and row.status != "removed" and not paused_by_us(row):
             row.status = "removed"
             summary.keywords_removed += 1
 
@@ -239,3 +249,8 @@ def run_sync(account_id: int | None = None) -> dict[str, object]:
     result["errors"] = sum(1 for d in details if "error" in d)
     result["details"] = details
     return result
+
+
+def paused_by_us(row: MarketingKeyword) -> bool:
+    """A keyword our pause removed from the marketplace, remembered for its resume (pauses.py)."""
+    return row.status == "paused" and row.pause_mode in (PauseMode.REMOVE_ITEM, PauseMode.ZERO_BID)

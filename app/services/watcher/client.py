@@ -27,8 +27,23 @@ MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
+class AuctionEntry:
+    """One bidder in a Watcher answer: its bid in the answer's unit; `sku` when the Watcher names
+    the advertised product (ours, for example); `ctr` for a per-click bidder — the click-through rate
+    its bid is ranked by (docs/watcher-api.md "Units")."""
+
+    bid: int
+    keyword: str | None = None
+    sku: str | None = None
+    ctr: float | None = None
+
+
+@dataclass(frozen=True)
 class CompetitorBids:
-    """Competitors' bids for one keyword or SKU, best first, or the reason there are none."""
+    """The auction for one keyword or SKU, or the marketplace's own signals, or the reason there
+    are none. Watcher answers carry `entries` in `unit`; marketplace signals carry `bids`
+    (best first) with `positions` (the worst position each reaches, None = not stated) in the
+    item's own bid unit (`unit` None)."""
 
     marketplace: str
     key: str
@@ -38,6 +53,8 @@ class CompetitorBids:
     observed_at: datetime | None
     fresh_until: datetime | None
     reason: str | None = None
+    entries: tuple[AuctionEntry, ...] = ()
+    positions: tuple[int | None, ...] = ()
 
     @property
     def has_data(self) -> bool:
@@ -127,20 +144,40 @@ def parse_answer(marketplace: str, key: str, answer: Any) -> CompetitorBids:
     if not isinstance(answer, dict) or answer.get("status") != "ok":
         reason = answer.get("reason") if isinstance(answer, dict) else "malformed answer"
         return CompetitorBids(marketplace, key, (), None, "none", None, None, str(reason or "no data"))
-    bids = []
+    entries = []
     for competitor in answer.get("competitors") or []:
-        bid = competitor.get("bid") if isinstance(competitor, dict) else None
-        if isinstance(bid, int) and not isinstance(bid, bool) and bid >= 0:
-            bids.append(bid)
+        entry = _entry(competitor)
+        if entry is not None:
+            entries.append(entry)
+    entries.sort(key=lambda e: -e.bid)
     return CompetitorBids(
         marketplace,
         key,
-        tuple(sorted(bids, reverse=True)),
+        tuple(e.bid for e in entries),
         answer.get("unit"),
         "watcher",
         _moment(answer.get("observed_at")),
         _moment(answer.get("fresh_until")),
-        None if bids else "no competitors listed",
+        None if entries else "no competitors listed",
+        entries=tuple(entries),
+    )
+
+
+def _entry(competitor: Any) -> AuctionEntry | None:
+    """One competitor entry, or None when its bid cannot be trusted (never a guessed value)."""
+    if not isinstance(competitor, dict):
+        return None
+    bid = competitor.get("bid")
+    if not isinstance(bid, int) or isinstance(bid, bool) or bid < 0:
+        return None
+    raw_ctr = competitor.get("ctr")
+    ctr = float(raw_ctr) if isinstance(raw_ctr, int | float) and not isinstance(raw_ctr, bool) else None
+    keyword, sku = competitor.get("keyword"), competitor.get("sku")
+    return AuctionEntry(
+        bid,
+        keyword if isinstance(keyword, str) else None,
+        str(sku) if isinstance(sku, str | int) and not isinstance(sku, bool) else None,
+        ctr if ctr is not None and 0 < ctr <= 1 else None,
     )
 
 
@@ -192,11 +229,12 @@ class CompetitorLookup:
                 marketplace,
                 rec.keyword_external_id,
                 tuple(rec.bids_by_position),
-                "kopecks",
+                None,
                 rec.source,
                 rec.fetched_at,
                 None,
                 None if rec.bids_by_position else "the marketplace gave no recommendation",
+                positions=tuple(p for _, p in rec.levels()),
             )
         for keyword in keywords:
             result.setdefault(

@@ -10,13 +10,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from app.core.config import get_settings
-from app.services.marketing.cycle_runs import (
-    APPLY_DELAY,
-    begin_cycle,
-    confirm_applied,
-    finish_cycle,
-    run_account,
-)
+from app.services.marketing.bid_cycle.account import run_account
+from app.services.marketing.bid_cycle.coordinator import apply_delay_of, begin_cycle, finish_cycle
+from app.services.marketing.bid_cycle.readback import confirm_applied
 
 _settings = get_settings()
 
@@ -77,9 +73,9 @@ def finish_bid_cycle(
     self: Any, results: list[dict[str, Any]], run_id: int, lock_token: str | None
 ) -> dict[str, Any]:
     summary = finish_cycle(run_id, lock_token, results)
-    if summary["bids_updated"]:
-        delay = max(APPLY_DELAY.get(mp, 60) for mp in summary["marketplaces"])
-        confirm_bids.apply_async((run_id,), countdown=delay)
+    # Read back what was sent, and settle any send an interrupted attempt left open.
+    if summary["bids_updated"] or summary["bids_unknown"] or summary["in_flight"]:
+        confirm_bids.apply_async((run_id,), countdown=apply_delay_of(list(summary["marketplaces"])))
     return summary
 
 

@@ -1,4 +1,10 @@
-"""apply_bid_change (spec 7.1: on demand, marketing_high; 3 retries, 30 s exponential per 7.6.1)."""
+"""apply_bid_change (spec 7.1: on demand, marketing_high; 3 retries, 30 s exponential per 7.6.1).
+
+A change that waits for another one still on its way (`BidChangeBusy`) is retried after the
+marketplace's apply delay. A change that cannot be made as asked (`BidChangeError`: a bid outside
+the marketplace's rules, a refusal) is the caller's answer, not a system failure: the task returns
+it as `{"status": "refused", ...}` instead of ending as a dead letter with a critical alert.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from app.services.marketing.adapters.base import TransientError
-from app.services.marketing.manual_bids import apply_manual_change
+from app.services.marketing.manual_bids import BidChangeBusy, BidChangeError, apply_manual_change
 
 
 @shared_task(
@@ -22,6 +28,16 @@ from app.services.marketing.manual_bids import apply_manual_change
     autoretry_for=(TransientError, OperationalError),
 )
 def apply_bid_change(
-    self: Any, keyword_id: int, new_bid: int, reason: str = "manual", source: str = "manual"
+    self: Any,
+    keyword_id: int,
+    new_bid: int,
+    reason: str = "manual",
+    source: str = "manual",
+    hold: str | None = None,
 ) -> dict[str, Any]:
-    return apply_manual_change(keyword_id, new_bid, reason, source, task_id=self.request.id)
+    try:
+        return apply_manual_change(keyword_id, new_bid, reason, source, task_id=self.request.id, hold=hold)
+    except BidChangeBusy as busy:
+        raise self.retry(exc=busy, countdown=busy.retry_in) from None
+    except BidChangeError as error:
+        return {"status": "refused", "keyword_id": keyword_id, "error": str(error)}

@@ -17,6 +17,7 @@ from app.sandbox.market import SPEND, VIEWS
 from app.sandbox.server import SandboxWorld, ServerThread
 from app.sandbox.world import Campaign as WorldCampaign
 from app.services.marketing.adapters import get_adapter
+from app.services.marketing.adapters import wildberries_parse as wp
 from app.services.marketing.adapters.base import (
     AuthError,
     BidChange,
@@ -131,18 +132,29 @@ async def test_campaign_stats_are_the_days_counters_with_money_in_kopecks(
     expected = world_campaigns(sandbox_world)
     day = today(sandbox_world)
     snapshots = await adapter.get_campaign_stats([str(i) for i in expected], day)
+    campaign_level = [s for s in snapshots if s.keyword_external_id is None]
     with_stats = {i for i, c in expected.items() if c.status in ("7", "9", "11")}
-    assert {int(s.campaign_external_id) for s in snapshots} == with_stats
+    assert {int(s.campaign_external_id) for s in campaign_level} == with_stats
     market = sandbox_world.sandbox.market
     spent_somewhere = False
-    for snapshot in snapshots:
-        per_nm: dict[int, float] = {}
-        for (nm, _cluster), values in market.day_rows(int(snapshot.campaign_external_id), day).items():
-            per_nm[nm] = per_nm.get(nm, 0.0) + values[SPEND]
-        assert snapshot.spent == sum(int(v) for v in per_nm.values())
+    per_nm: dict[tuple[int, int], float] = {}
+    for snapshot in campaign_level:
+        campaign = int(snapshot.campaign_external_id)
+        for (nm, _cluster), values in market.day_rows(campaign, day).items():
+            per_nm[(campaign, nm)] = per_nm.get((campaign, nm), 0.0) + values[SPEND]
+        assert snapshot.spent == sum(int(v) for (c, _), v in per_nm.items() if c == campaign)
         assert snapshot.stat_date == day
         spent_somewhere = spent_somewhere or snapshot.spent > 0
     assert spent_somewhere
+    # Issue 9 finding 4: each nm of a campaign bidding its nms in one placement gets its own
+    # counters (the nm bid's keyword), so the cycle can steer — and raise — that bid.
+    nm_level = [s for s in snapshots if s.keyword_external_id is not None]
+    assert nm_level
+    for snapshot in nm_level:
+        nm_id, placement = wp.parse_nm_bid_id(snapshot.keyword_external_id or "")
+        campaign = expected[int(snapshot.campaign_external_id)]
+        assert placement == ("combined" if campaign.bid_type == "unified" else placement)
+        assert snapshot.spent == int(per_nm[(campaign.id, nm_id)])
     assert len(paths(sent_requests, "/adv/v3/fullstats")) == 1
     assert check_requests("wb", sent_requests) == len(sent_requests)
     await adapter.aclose()
@@ -574,7 +586,7 @@ async def test_bad_stats_items_are_dropped_and_the_rest_returned(
     ids = [str(i) for i, c in world_campaigns(sandbox_world).items() if c.status in ("7", "9", "11")]
     with caplog.at_level(logging.WARNING):
         snapshots = await adapter.get_campaign_stats(ids, day)
-    assert len(snapshots) == len(ids) - 2
+    assert len([s for s in snapshots if s.keyword_external_id is None]) == len(ids) - 2
     assert len([r for r in caplog.records if "full stats: rejected" in r.getMessage()]) == 2
     await adapter.aclose()
 

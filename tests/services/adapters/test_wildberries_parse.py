@@ -383,9 +383,10 @@ def test_recommendation_levels_best_position_first() -> None:
             }
         ],
     }
-    assert _levels(cpm, None) == (50000, 40000, 30000)
-    assert _levels(cpm, "кеды") == (26000, 20000, 16000)
-    assert _levels(cpm, "other") == ()
+    # Issue 9 finding 5: each level says the position it reaches (None: not a position).
+    assert _levels(cpm, None) == ((50000, 40000, 30000), (1, 2, None))
+    assert _levels(cpm, "кеды") == ((26000, 20000, 16000), (1, None, None))
+    assert _levels(cpm, "other") == ((), ())
     cpc = {
         "paymentType": "cpc",
         "levels": [
@@ -396,8 +397,10 @@ def test_recommendation_levels_best_position_first() -> None:
             }
         ],
     }
-    assert _levels(cpc, None) == (900, 700, 400)
-    assert _levels({**cpc, "levels": cpc["levels"][0]}, None) == (900, 700, 400)  # type: ignore[index]
+    # The cpc ranges reach positions 2, 10 and 34 — not 1, 2, 3 (finding 5: a target position of 3
+    # took the bid for places 11–34).
+    assert _levels(cpc, None) == ((900, 700, 400), (2, 10, 34))
+    assert _levels({**cpc, "levels": cpc["levels"][0]}, None) == ((900, 700, 400), (2, 10, 34))  # type: ignore[index]
     with pytest.raises(wp.BadItem):
         _levels({"paymentType": "cpc", "levels": "high"}, None)
     with pytest.raises(wp.BadItem):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.core.database import session_scope
+from app.core.money import PerMille
 from app.core.secrets import encrypt_credentials
 from app.models.core import Brand
 from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
@@ -56,7 +57,16 @@ def test_record_intents_reads_the_clock_once_per_batch(
         session.flush()
         run = start_cycle_run(session, "t")
         planned = [
-            PlannedBid(campaign.id, k.id, ("1", k.external_id), 100, 200, "bid_cycle", "fixed", "test")
+            PlannedBid(
+                campaign.id,
+                k.id,
+                ("1", k.external_id),
+                PerMille(100),
+                PerMille(200),
+                "bid_cycle",
+                "fixed",
+                "test",
+            )
             for k in keywords
         ]
         monkeypatch.setattr(bid_apply, "now_utc", clock)

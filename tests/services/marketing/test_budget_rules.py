@@ -23,7 +23,7 @@ def state(spent: int, limit: int = 100_000, rate: float | None = None, warned: b
 def test_pauses_campaign_at_daily_limit() -> None:
     decision = decide_budget(state(100_000))
     assert decision.action is BudgetAction.PAUSE
-    assert decision.reason == "spent 1 000.00 ₽ reached the daily limit 1 000.00 ₽"
+    assert decision.reason == "spent 1000.00 ₽ reached the daily limit 1000.00 ₽"
 
 
 def test_warns_once_at_eighty_percent() -> None:
@@ -70,5 +70,5 @@ def test_spend_rate_uses_the_last_two_distinct_points() -> None:
 
 
 def test_rub_formats_kopecks() -> None:
-    assert rub(12_345_67) == "12 345.67 ₽"
+    assert rub(12_345_67) == "12345.67 ₽"
     assert rub(5) == "0.05 ₽"

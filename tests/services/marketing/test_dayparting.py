@@ -11,7 +11,7 @@ from app.services.marketing.bid_engine import BidEngine
 from app.services.marketing.strategies.dayparting import Dayparting
 from app.services.marketing.strategies.params import StrategyParamsError, parse_strategy_params
 
-from .factories import competitors, keyword, stats
+from .factories import amount, competitors, keyword, stats
 
 engine = BidEngine()
 AUCTION = competitors(41_000, 33_000, 30_000)  # position 3 → 301 ₽
@@ -42,14 +42,14 @@ def test_engine_scales_the_strategy_target_by_the_moscow_hour() -> None:
     params = {"position": 3, "dayparting": {"hours": {"12": 0.6}, "weekdays": {"wed": 1.5}}}
     decision = engine.calculate_bid(keyword(params=params, current_bid=25_000, competitors=AUCTION))
     # 301 ₽ × 0.6 × 1.5 = 270.90 ₽
-    assert decision.new_bid == 27_090
+    assert amount(decision.new_bid) == 27_090
     assert "dayparting ×0.90 (hours 12, wed) = 270.90 ₽" in decision.reason
 
 
 def test_utc_hour_does_not_count() -> None:
     params = {"position": 3, "dayparting": {"hours": {"9": 0.5}}}
     decision = engine.calculate_bid(keyword(params=params, current_bid=30_000, competitors=AUCTION))
-    assert decision.new_bid == 30_100
+    assert amount(decision.new_bid) == 30_100
 
 
 def test_moscow_weekday_after_utc_midnight() -> None:
@@ -74,7 +74,7 @@ def test_dayparting_works_with_performance_strategies() -> None:
     decision = engine.calculate_bid(
         keyword("target_drr", params, payment_type="cpc", min_bid=300, current_bid=1_000, window=window)
     )
-    assert decision.new_bid == 500  # 10 ₽ for the target, halved on a weekday
+    assert amount(decision.new_bid) == 500  # 10 ₽ for the target, halved on a weekday
 
 
 def test_dayparting_is_ignored_for_fixed_keywords() -> None:

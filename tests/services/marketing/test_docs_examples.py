@@ -15,7 +15,16 @@ from app.core.clock import MOSCOW
 from app.services.marketing.bid_engine import BidEngine
 from app.services.marketing.safety_logic import SafetyLogic
 
-from .factories import NOW, campaign_safety, competitors, keyword, keyword_safety, recommendations, stats
+from .factories import (
+    NOW,
+    amount,
+    campaign_safety,
+    competitors,
+    keyword,
+    keyword_safety,
+    recommendations,
+    stats,
+)
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "strategies.md"
 BLOCK = re.compile(r"```json (bid|safety)-example\n(.*?)```", re.DOTALL)
@@ -55,7 +64,7 @@ def test_bid_example(example: dict[str, Any]) -> None:
     decision = BidEngine().calculate_bid(keyword(example["strategy"], example["params"], **fields))
     expect = example["expect"]
     assert decision.reason == expect["reason"]
-    assert (decision.action, decision.new_bid, decision.capped, decision.competitor_source) == (
+    assert (decision.action, amount(decision.new_bid), decision.capped, decision.competitor_source) == (
         expect["action"],
         expect["new_bid"],
         expect["capped"],

@@ -41,12 +41,15 @@ def test_inactive_campaigns_are_not_checked(status: str) -> None:
 
 
 class TestBudget:
+    """The daily limit is the one budget rule of budget_rules.py (issue 9 finding 14): the same
+    thresholds and alert types as check_budgets."""
+
     @pytest.mark.parametrize(
         ("spent", "action", "alert_type"),
         [
-            (449_999, SafetyAction.OK, None),
-            (450_000, SafetyAction.ALERT, SafetyAlertType.BUDGET_NEARLY_EXHAUSTED),
-            (499_999, SafetyAction.ALERT, SafetyAlertType.BUDGET_NEARLY_EXHAUSTED),
+            (399_999, SafetyAction.OK, None),
+            (400_000, SafetyAction.ALERT, SafetyAlertType.BUDGET_WARNING),  # spec 7.3.3: 80 %
+            (499_999, SafetyAction.ALERT, SafetyAlertType.BUDGET_WARNING),
             (500_000, SafetyAction.PAUSE_CAMPAIGN, SafetyAlertType.BUDGET_EXCEEDED),
             (500_001, SafetyAction.PAUSE_CAMPAIGN, SafetyAlertType.BUDGET_EXCEEDED),
         ],
@@ -60,8 +63,9 @@ class TestBudget:
     def test_budget_pause_is_critical_with_a_reason(self) -> None:
         decision = safety.check_campaign(campaign_safety(spent_today=500_000))
         assert decision.severity == AlertSeverity.CRITICAL
-        assert (
-            decision.reason == "spent 5000.00 ₽ of the daily limit 5000.00 ₽: pausing until tomorrow (Moscow)"
+        assert decision.pauses_for_budget
+        assert decision.reason == (
+            "spent 5000.00 ₽ reached the daily limit 5000.00 ₽: pausing until the next Moscow day"
         )
 
     def test_stats_spend_above_the_budget_figure_counts(self) -> None:
@@ -70,14 +74,54 @@ class TestBudget:
         assert decision.action == SafetyAction.PAUSE_CAMPAIGN
 
     def test_no_daily_limit_no_budget_rule(self) -> None:
-        assert safety.check_campaign(
+        decision = safety.check_campaign(
             campaign_safety(daily_limit=None, spent_today=10_000_000, usual_day=None)
-        ).is_ok
+        )
+        assert decision.is_ok and decision.budget is None
 
     def test_warning_share_is_a_parameter(self) -> None:
         params = parse_safety_params({"budget_warning_pct": 50})
         decision = safety.check_campaign(campaign_safety(spent_today=250_000, params=params))
-        assert decision.alert_type == SafetyAlertType.BUDGET_NEARLY_EXHAUSTED
+        assert decision.alert_type == SafetyAlertType.BUDGET_WARNING
+
+    def test_the_spend_rate_pauses_ahead_of_the_limit(self) -> None:
+        # 3000 ₽ spent, 2.50 ₽/s: the remaining 2000 ₽ go in ~13 min, before the next check in 15.
+        decision = safety.check_campaign(
+            campaign_safety(spent_today=300_000, spend_rate=250.0, seconds_to_next_check=900)
+        )
+        assert decision.action == SafetyAction.PAUSE_CAMPAIGN and decision.pauses_for_budget
+
+    def test_stale_spend_is_estimated_forward_and_alerted(self) -> None:
+        # Finding 7: the spend figure is an hour old; at 1 ₽/s the campaign has spent ~3600 ₽ more.
+        decision = safety.check_campaign(
+            campaign_safety(spent_today=100_000, today=stats(), spend_rate=100.0, spend_age_s=3600)
+        )
+        kinds = [f.alert_type for f in decision.findings]
+        assert SafetyAlertType.BUDGET_DATA_STALE in kinds
+        assert decision.action == SafetyAction.PAUSE_CAMPAIGN  # 1000 ₽ + 3600 ₽ + 15 min ahead > 5000 ₽
+        assert "spend data 60 min old: estimated 4600.00 ₽" in decision.reason
+
+    def test_fresh_spend_is_not_stale(self) -> None:
+        decision = safety.check_campaign(campaign_safety(spend_age_s=600, usual_day=None))
+        assert decision.is_ok
+
+
+class TestMissingData:
+    """Finding 8: rules without the data they need say so instead of passing silently."""
+
+    def test_without_a_baseline_the_anomaly_rules_say_so(self) -> None:
+        decision = safety.check_campaign(campaign_safety(usual_day=None))
+        assert decision.is_ok
+        assert any("no baseline" in note for note in decision.notes)
+
+    def test_without_revenue_from_the_marketplace_drr_does_not_pause(self) -> None:
+        # Finding 2: YM reports no revenue; the DRR rule has no data, it must not see an infinite DRR.
+        today = stats(views=20_000, clicks=600, orders=10, spend=500_000, revenue=0)
+        decision = safety.check_campaign(
+            campaign_safety(today=today, daily_limit=None, target_drr_pct=Decimal(10), reports_revenue=False)
+        )
+        assert decision.action != SafetyAction.PAUSE_CAMPAIGN
+        assert "DRR not checked: the marketplace reports no revenue" in decision.notes
 
 
 class TestDrr:

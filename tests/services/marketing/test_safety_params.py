@@ -15,7 +15,7 @@ def test_empty_params_are_the_defaults() -> None:
 
 def test_defaults() -> None:
     p = SafetyParams()
-    assert p.budget_warning_pct == Decimal(90)
+    assert p.budget_warning_pct == Decimal(80)  # spec 7.3.3
     assert (p.drr_pause_factor, p.min_spend_to_judge_drr) == (Decimal(2), 100_000)
     assert (p.spend_anomaly_factor, p.min_spend_for_anomaly) == (Decimal(3), 50_000)
     assert (p.ctr_collapse_factor, p.min_views_for_ctr, p.zero_views_min_expected) == (

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from app.core.money import PerMille
 from app.services.marketing.bid_engine import BidEngine
 from app.services.marketing.bidding import BidAction, CompetitorBid, CompetitorSource
 
-from .factories import NOW, competitors, keyword, recommendations
+from .factories import NOW, amount, competitors, keyword, recommendations
 
 engine = BidEngine()
 
@@ -18,7 +19,7 @@ class TestTargetPosition:
         decision = engine.calculate_bid(
             keyword(current_bid=30_000, competitors=competitors(41_000, 33_000, 30_500))
         )
-        assert decision.new_bid == 30_600
+        assert amount(decision.new_bid) == 30_600
 
     def test_outbid_step_is_a_parameter(self) -> None:
         ctx = keyword(
@@ -26,30 +27,39 @@ class TestTargetPosition:
             current_bid=30_000,
             competitors=competitors(41_000, 33_000),
         )
-        assert engine.calculate_bid(ctx).new_bid == 33_500
+        assert amount(engine.calculate_bid(ctx).new_bid) == 33_500
 
     def test_our_own_entry_is_not_outbid(self) -> None:
         # We hold position 2 at 330 ₽; the other bidder at 2nd place among others bids 300 ₽.
         data = competitors(41_000, 33_000, 30_000)
         ours = replace(
             data,
-            bids=(CompetitorBid(1, 41_000), CompetitorBid(2, 33_000, is_ours=True), CompetitorBid(3, 30_000)),
+            bids=(
+                CompetitorBid(1, PerMille(41_000)),
+                CompetitorBid(2, PerMille(33_000), is_ours=True),
+                CompetitorBid(3, PerMille(30_000)),
+            ),
         )
         decision = engine.calculate_bid(keyword(params={"position": 2}, current_bid=33_000, competitors=ours))
-        assert decision.new_bid == 30_100
+        assert amount(decision.new_bid) == 30_100
 
     def test_fewer_competitors_than_the_position_bids_the_minimum(self) -> None:
         decision = engine.calculate_bid(
             keyword(params={"position": 5}, current_bid=16_000, competitors=competitors(30_000, 20_000))
         )
-        assert decision.new_bid == 15_000
+        assert amount(decision.new_bid) == 15_000
         assert "only 2 competitor bids" in decision.reason
 
     def test_positions_are_read_in_order_whatever_the_input_order(self) -> None:
         data = replace(
-            competitors(), bids=(CompetitorBid(3, 30_000), CompetitorBid(1, 41_000), CompetitorBid(2, 33_000))
+            competitors(),
+            bids=(
+                CompetitorBid(3, PerMille(30_000)),
+                CompetitorBid(1, PerMille(41_000)),
+                CompetitorBid(2, PerMille(33_000)),
+            ),
         )
-        assert engine.calculate_bid(keyword(current_bid=30_000, competitors=data)).new_bid == 30_100
+        assert amount(engine.calculate_bid(keyword(current_bid=30_000, competitors=data)).new_bid) == 30_100
 
     def test_marketplace_competitive_source_is_reported(self) -> None:
         data = competitors(41_000, 33_000, 30_000, source=CompetitorSource.MARKETPLACE_COMPETITIVE)
@@ -60,16 +70,19 @@ class TestTargetPosition:
     def test_missing_competitors_fall_back_to_the_cheapest_recommendation_reaching_the_position(self) -> None:
         recs = recommendations((45_000, 1), (32_000, 2), (25_000, 10), (27_000, None))
         decision = engine.calculate_bid(keyword(current_bid=30_000, competitors=None, recommendations=recs))
-        assert (decision.new_bid, decision.competitor_source) == (
+        assert (amount(decision.new_bid), decision.competitor_source) == (
             32_000,
             CompetitorSource.MARKETPLACE_RECOMMENDATION,
         )
-        assert "no competitor bids; marketplace recommends 320.00 ₽ for position 2" in decision.reason
+        assert (
+            "no competitor bids; marketplace recommends 320.00 ₽/1000 показов for position 2"
+            in decision.reason
+        )
 
     def test_without_a_positional_recommendation_uses_the_competitive_bid(self) -> None:
         recs = recommendations((25_000, 10), (27_000, None))
         decision = engine.calculate_bid(keyword(current_bid=30_000, recommendations=recs))
-        assert (decision.new_bid, decision.competitor_source) == (
+        assert (amount(decision.new_bid), decision.competitor_source) == (
             27_000,
             CompetitorSource.MARKETPLACE_COMPETITIVE,
         )
@@ -83,7 +96,7 @@ class TestTargetPosition:
                 recommendations=recs,
             )
         )
-        assert decision.new_bid == 32_000
+        assert amount(decision.new_bid) == 32_000
         assert decision.warnings == ("watcher competitor bids are 31 min old (max 30): ignored",)
 
     def test_no_data_at_all_holds_and_says_so(self) -> None:
@@ -102,7 +115,9 @@ class TestTargetPosition:
         assert decision.action == BidAction.HOLD
 
     def test_only_our_own_entry_counts_as_no_data(self) -> None:
-        data = replace(competitors(), bids=(CompetitorBid(1, 41_000, is_ours=True),), fetched_at=NOW)
+        data = replace(
+            competitors(), bids=(CompetitorBid(1, PerMille(41_000), is_ours=True),), fetched_at=NOW
+        )
         assert engine.calculate_bid(keyword(competitors=data)).action == BidAction.HOLD
 
 
@@ -111,14 +126,14 @@ class TestMaxTraffic:
         ctx = keyword(
             "max_traffic", {"bid_cap": 50_000}, current_bid=40_000, competitors=competitors(42_000, 30_000)
         )
-        assert engine.calculate_bid(ctx).new_bid == 42_100
+        assert amount(engine.calculate_bid(ctx).new_bid) == 42_100
 
     def test_the_cap_when_the_top_costs_more(self) -> None:
         ctx = keyword(
             "max_traffic", {"bid_cap": 40_000}, current_bid=35_000, competitors=competitors(42_000, 30_000)
         )
         decision = engine.calculate_bid(ctx)
-        assert decision.new_bid == 40_000
+        assert amount(decision.new_bid) == 40_000
         assert "beyond the bid cap 400.00 ₽" in decision.reason
         assert decision.capped is False  # the strategy's own cap is not the campaign's max_bid
 
@@ -130,7 +145,7 @@ class TestMaxTraffic:
             campaign_max_bid=36_000,
             competitors=competitors(42_000),
         )
-        assert (engine.calculate_bid(ctx).new_bid, engine.calculate_bid(ctx).capped) == (36_000, True)
+        assert (amount(engine.calculate_bid(ctx).new_bid), engine.calculate_bid(ctx).capped) == (36_000, True)
 
     def test_falls_back_to_the_highest_recommendation_within_the_cap(self) -> None:
         ctx = keyword(
@@ -140,7 +155,7 @@ class TestMaxTraffic:
             recommendations=recommendations((38_000, 1), (30_000, 10)),
         )
         decision = engine.calculate_bid(ctx)
-        assert (decision.new_bid, decision.competitor_source) == (
+        assert (amount(decision.new_bid), decision.competitor_source) == (
             38_000,
             CompetitorSource.MARKETPLACE_RECOMMENDATION,
         )

@@ -10,8 +10,9 @@ import pytest
 
 from app.services.marketing.bid_engine import BidEngine
 from app.services.marketing.bidding import BidAction, BidDecision, PeriodStats
+from app.services.marketing.strategies.params import StrategyParamsError
 
-from .factories import NOW, keyword, stats
+from .factories import NOW, amount, keyword, stats
 
 engine = BidEngine()
 # A CPC keyword: 200 clicks, 10 orders, 20 000 ₽ revenue → 100 ₽ of revenue per click.
@@ -28,25 +29,25 @@ class TestTargetDrr:
     def test_moves_half_way_to_the_bid_that_meets_the_target(self) -> None:
         # 10 % of 100 ₽ per click = 10 ₽; half-way from 15 ₽ = 12.50 ₽.
         decision = cpc("target_drr", {"target_drr_pct": 10})
-        assert (decision.action, decision.new_bid) == (BidAction.SET, 1_250)
+        assert (decision.action, amount(decision.new_bid)) == (BidAction.SET, 1_250)
         assert decision.reason.startswith(
             "target DRR 10 %: window DRR 15.0 %, revenue per click 100.00 ₽ → bid for target 10.00 ₽"
         )
 
     def test_gain_one_goes_all_the_way(self) -> None:
         assert (
-            cpc("target_drr", {"target_drr_pct": 10, "gain": 1}).new_bid == 1_050
+            amount(cpc("target_drr", {"target_drr_pct": 10, "gain": 1}).new_bid) == 1_050
         )  # 30 % bound: 15 ₽ - 4.50 ₽
 
     def test_raises_when_drr_is_below_target(self) -> None:
         # 20 % of 100 ₽ = 20 ₽; half-way from 15 ₽ = 17.50 ₽.
-        assert cpc("target_drr", {"target_drr_pct": 20}).new_bid == 1_750
+        assert amount(cpc("target_drr", {"target_drr_pct": 20}).new_bid) == 1_750
 
     def test_moves_one_step_when_half_the_way_is_below_the_step(self) -> None:
         # 14 % of 100 ₽ = 14 ₽: half of the 1 ₽ gap is below the 1 ₽ step, so move one whole step.
         decision = cpc("target_drr", {"target_drr_pct": 14})
-        assert decision.new_bid == 1_400
-        assert "moving one 1 ₽ step" in decision.reason
+        assert amount(decision.new_bid) == 1_400
+        assert "moving one 1.00 ₽/клик step" in decision.reason
 
     def test_holds_when_the_target_is_less_than_a_step_away(self) -> None:
         decision = cpc("target_drr", {"target_drr_pct": "14.5"})
@@ -55,11 +56,11 @@ class TestTargetDrr:
     def test_direction_reversal_halves_the_gain(self) -> None:
         # The last change went up (10 → 15 ₽); now the bid must come down: a quarter of the way.
         decision = cpc("target_drr", {"target_drr_pct": 10}, previous_bid=1_000)
-        assert decision.new_bid == 1_375
+        assert amount(decision.new_bid) == 1_375
         assert "direction reversed: moving 25 % of the way" in decision.reason
 
     def test_same_direction_keeps_the_gain(self) -> None:
-        assert cpc("target_drr", {"target_drr_pct": 10}, previous_bid=2_000).new_bid == 1_250
+        assert amount(cpc("target_drr", {"target_drr_pct": 10}, previous_bid=2_000).new_bid) == 1_250
 
     def test_not_enough_clicks_holds(self) -> None:
         decision = cpc("target_drr", {"target_drr_pct": 10, "min_clicks": 201})
@@ -72,13 +73,13 @@ class TestTargetDrr:
         assert "only 10 orders (< min_orders 11): not raising, holding" in decision.reason
 
     def test_few_orders_may_still_lower(self) -> None:
-        assert cpc("target_drr", {"target_drr_pct": 10, "min_orders": 11}).new_bid == 1_250
+        assert amount(cpc("target_drr", {"target_drr_pct": 10, "min_orders": 11}).new_bid) == 1_250
 
     def test_spend_without_revenue_lowers_within_the_bound(self) -> None:
         window = stats(views=10_000, clicks=200, orders=0, spend=300_000, revenue=0)
         decision = cpc("target_drr", {"target_drr_pct": 10}, window=window)
         # Half-way to 0 is 7.50 ₽, but one cycle may only move 30 %: 10.50 ₽.
-        assert decision.new_bid == 1_050
+        assert amount(decision.new_bid) == 1_050
         assert "spend 3000.00 ₽ without revenue" in decision.reason
 
     def test_cpm_uses_revenue_per_thousand_views(self) -> None:
@@ -87,23 +88,23 @@ class TestTargetDrr:
         decision = engine.calculate_bid(
             keyword("target_drr", {"target_drr_pct": 30}, current_bid=20_000, window=window)
         )
-        assert decision.new_bid == 19_000
+        assert amount(decision.new_bid) == 19_000
 
-    def test_cpo_uses_the_average_order(self) -> None:
-        # 40 000 ₽ / 20 orders = 2000 ₽ per order; 10 % → 200 ₽; half-way from 150 ₽ = 175 ₽.
-        window = stats(views=5_000, clicks=150, orders=20, spend=300_000, revenue=4_000_000)
-        decision = cpc(
-            "target_drr", {"target_drr_pct": 10}, payment_type="cpo", current_bid=15_000, window=window
-        )
-        assert decision.new_bid == 17_500
+    def test_a_share_of_the_price_bid_is_the_target_drr_itself(self) -> None:
+        # Finding 2: YM charges the bid as a share of each order's price, so DRR 10 % is a bid of
+        # 10 % of the price — no revenue needed (YM reports none) — from 8 % at once (no damping).
+        decision = cpc("target_drr", {"target_drr_pct": 10}, payment_type="cpo", current_bid=800, window=None)
+        assert amount(decision.new_bid) == 1_000
+        assert decision.new_bid is not None and str(decision.new_bid) == "10.00 % от цены"
+        assert "the bid is the share of each order's price paid: 10.00 % от цены" in decision.reason
 
     def test_today_is_used_when_no_window_is_given(self) -> None:
         decision = cpc("target_drr", {"target_drr_pct": 10}, window=None, today=WINDOW)
-        assert decision.new_bid == 1_250
+        assert amount(decision.new_bid) == 1_250
 
     def test_window_wins_over_today(self) -> None:
         decision = cpc("target_drr", {"target_drr_pct": 10}, today=stats(clicks=1))
-        assert decision.new_bid == 1_250
+        assert amount(decision.new_bid) == 1_250
 
     def test_no_stats_holds(self) -> None:
         decision = cpc("target_drr", {"target_drr_pct": 10}, window=None, today=None)
@@ -115,10 +116,10 @@ class TestTargetCpo:
     def test_cpc_bid_is_target_cpo_times_conversion(self) -> None:
         # 10 orders / 200 clicks = 5 %; 500 ₽ × 5 % = 25 ₽ per click; half-way from 15 ₽ = 20 ₽.
         decision = cpc("target_cpo", {"target_cpo": 50_000})
-        assert decision.new_bid == 1_950  # 30 % bound: 15 ₽ + 4.50 ₽
-        assert decision.target_bid == 2_000
+        assert amount(decision.new_bid) == 1_950  # 30 % bound: 15 ₽ + 4.50 ₽
+        assert amount(decision.target_bid) == 2_500  # the goal; half-way there would be 20 ₽
         assert (
-            "target CPO 500.00 ₽: window CPO 300.00 ₽, 10 orders in 200 clicks → bid for target 25.00 ₽"
+            "target CPO 500.00 ₽: window CPO 300.00 ₽, 10 orders in 200 clicks → bid for target 25.00 ₽/клик"
             in decision.reason
         )
 
@@ -128,18 +129,21 @@ class TestTargetCpo:
         decision = engine.calculate_bid(
             keyword("target_cpo", {"target_cpo": 100_000}, current_bid=20_000, window=window)
         )
-        assert decision.new_bid == 25_000
+        assert amount(decision.new_bid) == 25_000
 
-    def test_pay_per_order_bid_is_the_target_itself(self) -> None:
-        decision = cpc(
-            "target_cpo", {"target_cpo": 16_000}, payment_type="cpo", current_bid=15_000, window=None
-        )
-        assert decision.new_bid == 16_000
+    def test_pay_per_order_bid_is_the_target_share_of_the_price(self) -> None:
+        decision = cpc("target_cpo", {"target_cpo_pct": 6}, payment_type="cpo", current_bid=500, window=None)
+        assert amount(decision.new_bid) == 600
+
+    def test_a_kopeck_cpo_target_is_refused_where_bids_are_a_share_of_the_price(self) -> None:
+        # Finding 2: a 500 ₽ CPO target sent as a YM bid became 99.99 % of the price.
+        with pytest.raises(StrategyParamsError, match="give target_cpo_pct"):
+            cpc("target_cpo", {"target_cpo": 50_000}, payment_type="cpo", current_bid=500, window=None)
 
     def test_no_orders_drives_the_bid_down(self) -> None:
         window = stats(clicks=500, views=20_000, orders=0, spend=750_000)
         decision = cpc("target_cpo", {"target_cpo": 50_000}, window=window)
-        assert decision.new_bid == 1_050
+        assert amount(decision.new_bid) == 1_050
         assert "spend 7500.00 ₽ without orders" in decision.reason
 
 
@@ -193,9 +197,9 @@ def simulate(
             window=window,
         )
         decision = engine.calculate_bid(ctx)
-        if decision.new_bid is not None:
+        if amount(decision.new_bid) is not None:
             previous = bids[-1]
-            bids.append(decision.new_bid)
+            bids.append(amount(decision.new_bid))
         else:
             bids.append(bids[-1])
     recent = history[-window_cycles:]

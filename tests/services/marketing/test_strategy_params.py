@@ -85,7 +85,7 @@ def test_fixed_ignores_leftovers_of_an_earlier_strategy() -> None:
         (
             "target_position",
             {"postion": 3},
-            "target_position: strategy_params.postion: is not a parameter here (allowed: max_change_pct, stats_max_age_minutes, dayparting, outbid_step, competitor_max_age_minutes, recommendation_max_age_minutes, position)",
+            "target_position: strategy_params.postion: is not a parameter here (allowed: max_change_pct, stats_max_age_minutes, dayparting, competitor_max_age_minutes, recommendation_max_age_minutes, outbid_step, position)",
         ),
         (
             "target_drr",
@@ -110,7 +110,7 @@ def test_fixed_ignores_leftovers_of_an_earlier_strategy() -> None:
         (
             "max_traffic",
             {},
-            "max_traffic: strategy_params.bid_cap: is required; expected the highest bid to pay in kopecks (per click for cpc, per 1000 views for cpm), > 0",
+            "max_traffic: strategy_params.bid_cap: is required; expected the highest bid to pay, integer > 0 in the bid unit",
         ),
         (
             "max_traffic",

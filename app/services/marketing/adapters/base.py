@@ -120,21 +120,38 @@ class BidChange:
 
 @dataclass(frozen=True)
 class ItemResult:
+    """One item's outcome. `sent` is False when the adapter refused the item itself, before any
+    call (a value the marketplace's rules cannot take): the marketplace never saw it."""
+
     key: tuple[str, str]
     ok: bool
     error: str | None = None
+    sent: bool = True
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """The marketplace's own signal for a bid (fallback when Watcher has no data)."""
+    """The marketplace's own signal for a bid (fallback when Watcher has no data), in the item's
+    own bid unit. `bids_by_position` is best first; `positions[i]` is the worst auction position
+    `bids_by_position[i]` is meant to reach (WB cpc `range3To10` → 10), None where the
+    marketplace states none (a "competitive" bid); empty = None for every bid."""
 
     campaign_external_id: str
     keyword_external_id: str
-    bids_by_position: tuple[int, ...]  # kopecks; index 0 = the bid for the top position
+    bids_by_position: tuple[int, ...]
     min_bid: int | None
     source: str  # marketplace_recommendation | marketplace_competitive | marketplace_min_bid
     fetched_at: datetime
+    positions: tuple[int | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.positions and len(self.positions) != len(self.bids_by_position):
+            raise ValueError("positions must have one entry per recommended bid")
+
+    def levels(self) -> list[tuple[int, int | None]]:
+        """(bid, position or None), best first."""
+        positions = self.positions or (None,) * len(self.bids_by_position)
+        return list(zip(self.bids_by_position, positions, strict=True))
 
 
 @runtime_checkable
@@ -165,6 +182,11 @@ class MarketplaceAdapter(Protocol):
 
     async def pause_keywords(self, keywords: Sequence[Keyword]) -> list[ItemResult]:
         """Pause many items in as few calls as the API allows; one result per item."""
+        ...
+
+    async def resume_keywords(self, items: Sequence[BidChange]) -> list[ItemResult]:
+        """Undo `pause_keywords`: put each item back, with `new_bid` — the bid it had before the
+        pause, where the marketplace needs one (adapters/rules.py PauseMode); one result per item."""
         ...
 
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]: ...

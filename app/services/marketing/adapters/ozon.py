@@ -151,6 +151,16 @@ class OzonClient:
             json_body={"bids": bids},
         )
 
+    async def add_products(self, campaign_id: str, bids: list[dict[str, str]]) -> None:
+        # Reference: POST /api/client/campaign/{campaignId}/products (extcampaignAddProductsRequest);
+        # without `bid` Ozon sets the competitive bid.
+        await self.t.request(
+            "POST",
+            f"/api/client/campaign/{campaign_id}/products",
+            operation="add products",
+            json_body={"bids": bids},
+        )
+
     async def delete_products(self, campaign_id: str, skus: list[str]) -> None:
         # Reference: POST /api/client/campaign/{campaignId}/products/delete
         await self.t.request(
@@ -507,7 +517,7 @@ class OzonAdapter:
         for index, change in enumerate(changes):
             problem = _bid_problem(change, seen)
             if problem:
-                results[index] = ItemResult(change.key, False, problem)
+                results[index] = ItemResult(change.key, False, problem, sent=False)
             else:
                 seen.add(change.key)
                 by_campaign[change.campaign_external_id].append((index, change))
@@ -612,6 +622,25 @@ class OzonAdapter:
             )
             for k in keywords
         ]
+
+    async def resume_keywords(self, items: Sequence[BidChange]) -> list[ItemResult]:
+        """Put removed SKUs back into their campaigns with the bids they had (one POST per
+        campaign and 500 SKUs); a bid of 0 lets Ozon set its competitive bid."""
+        by_campaign: dict[str, list[BidChange]] = defaultdict(list)
+        for item in items:
+            by_campaign[item.campaign_external_id].append(item)
+        errors: dict[tuple[str, str], str | None] = {}
+        for campaign_id, changes in by_campaign.items():
+            for batch in chunks(changes, OZON_QUOTAS.products_per_campaign):
+                body = [_added_product(c) for c in batch]
+                try:
+                    await self._guard(self.api.add_products(campaign_id, body))
+                    errors.update({c.key: None for c in batch})
+                except AuthError:
+                    raise
+                except AdapterError as failure:
+                    errors.update({c.key: str(failure) for c in batch})
+        return [ItemResult(item.key, errors[item.key] is None, errors[item.key]) for item in items]
 
     async def get_recommendations(self, keywords: Sequence[Keyword]) -> list[Recommendation]:
         """Ozon's competitive bid per SKU (≤ 200 SKUs per call) as the bid for the top position, with
@@ -784,3 +813,11 @@ async def _bounded(jobs: Sequence[Awaitable[T]], limit: int = PARALLEL_CAMPAIGNS
 
 
 __all__ = ["OzonAdapter", "OzonClient"]
+
+
+def _added_product(change: BidChange) -> dict[str, str]:
+    """One product of POST .../products; without a bid Ozon sets its competitive bid."""
+    entry = {"sku": change.keyword_external_id}
+    if change.new_bid:
+        entry["bid"] = kopecks_to_micro(change.new_bid)
+    return entry

@@ -177,6 +177,38 @@ def campaign_day_stats(item: Any, day: date) -> StatsSnapshot:
     )
 
 
+def nm_day_stats(item: Any, day: date, placement: str) -> list[StatsSnapshot]:
+    """The per-nm counters of one full-stats campaign for `day` (summed over its apps), as
+    snapshots of the nm's bid keyword in `placement` (issue 9 finding 4: an nm bid needs stats of
+    its own, or the cycle can never raise it)."""
+    advert_id = wp.identifier(wp.field(item, "advertId"), "advertId")
+    totals: dict[int, dict[str, int]] = {}
+    for node in wp.field(item, "days") or []:
+        if wp.wb_day(wp.field(node, "date")) != day:
+            continue
+        for app in wp.field(node, "apps") or []:
+            for nm in wp.field(app, "nms") or []:
+                nm_id = wp.identifier(wp.field(nm, "nmId"), "nmId")
+                counters = stats_counters(nm, f"nm {nm_id}")
+                acc = totals.setdefault(nm_id, dict.fromkeys(counters, 0))
+                for name, value in counters.items():
+                    acc[name] += value
+    return [
+        StatsSnapshot(
+            campaign_external_id=str(advert_id),
+            keyword_external_id=wp.nm_bid_id(nm_id, placement),
+            stat_date=day,
+            views=counters["views"],
+            clicks=counters["clicks"],
+            add_to_cart=counters["add_to_cart"],
+            orders=counters["orders"],
+            spent=counters["spent"],
+            revenue=counters["revenue"],
+        )
+        for nm_id, counters in totals.items()
+    ]
+
+
 def cluster_day_stats(advert_id: int, nm_id: int, entry: Any, day: date) -> StatsSnapshot | None:
     """One `dailyStats` entry of POST /adv/v1/normquery/stats; None when it is another day."""
     if wp.wb_day(wp.field(entry, "date")) != day:
@@ -487,8 +519,14 @@ class WildberriesAdapter:
         return out
 
     async def get_campaign_stats(self, campaign_ids: Sequence[str], day: date) -> list[StatsSnapshot]:
+        """Campaign totals of `day` from the full stats, plus each nm's own counters for the nm bid
+        of a campaign that bids its nms in one placement (unified: `combined`; manual: the one
+        placement it has). A manual campaign bidding in both placements gets no per-placement
+        split from WB, so its nm bids get no stats (and the cycle does not bid them —
+        wildberries_rules.py)."""
         out: list[StatsSnapshot] = []
         seen: set[int] = set()
+        adverts = await self._details_of(campaign_ids)
         for part in chunks(_advert_ids(campaign_ids), MAX_ADVERT_IDS):
             try:
                 body = await self._fullstats(part, day)
@@ -505,6 +543,10 @@ class WildberriesAdapter:
                         raise wp.BadItem(f"campaign {snapshot.campaign_external_id} appears twice")
                     seen.add(int(snapshot.campaign_external_id))
                     out.append(snapshot)
+                    advert = adverts.get(int(snapshot.campaign_external_id))
+                    placements = advert.bid_placements() if advert is not None else ()
+                    if len(placements) == 1:
+                        out.extend(nm_day_stats(item, day, placements[0]))
                 except wp.BadItem as error:
                     reject("full stats", item, error)
         return out
@@ -568,12 +610,14 @@ class WildberriesAdapter:
         for change in changes:
             if counts[change.key] > 1:
                 # Two absolute commands for one item: which one was meant is unknowable.
-                results[change.key] = _failed(change.key, "the same item is changed twice in one batch")
+                results[change.key] = _failed(
+                    change.key, "the same item is changed twice in one batch", sent=False
+                )
                 continue
             try:
                 routed = _route_change(change)
             except wp.BadItem as error:
-                results[change.key] = _failed(change.key, str(error))
+                results[change.key] = _failed(change.key, str(error), sent=False)
                 continue
             is_nm = wp.is_nm_bid_id(change.keyword_external_id)
             (nm_changes if is_nm else cluster_changes).append(routed)
@@ -734,15 +778,7 @@ class WildberriesAdapter:
                 results[key] = ItemResult(key, False, f"{error}; only search clusters can be excluded on WB")
                 continue
             wanted.setdefault((advert_id, nm_id), []).append(kw)
-        pairs = list(wanted)
-        current: dict[tuple[int, int], list[str]] = {}
-        for start in range(0, len(pairs), MAX_NORMQUERY_ITEMS):
-            body = await self._get_minus_many(pairs[start : start + MAX_NORMQUERY_ITEMS])
-            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
-                if isinstance(item, Mapping):
-                    current[(item.get("advert_id"), item.get("nm_id"))] = _query_list(  # type: ignore[index]
-                        item.get("norm_queries") or [], "norm_queries"
-                    )
+        current = await self._minus_lists(list(wanted))
         for pair, items in wanted.items():
             have = current.get(pair, [])
             queries = [wp.parse_cluster_id(kw.external_id)[1] for kw in items]
@@ -759,6 +795,47 @@ class WildberriesAdapter:
                 key = (kw.campaign_external_id, kw.external_id)
                 results[key] = ItemResult(key, refused is None, refused)
         return [results[(k.campaign_external_id, k.external_id)] for k in keywords]
+
+    async def resume_keywords(self, items: Sequence[BidChange]) -> list[ItemResult]:
+        """Take clusters off their nm's minus phrases: the lists read 100 pairs per call, then one
+        set-minus per pair with the list without them (the cluster's own bid never left)."""
+        wanted: dict[tuple[int, int], list[BidChange]] = {}
+        results: dict[tuple[str, str], ItemResult] = {}
+        for item in items:
+            try:
+                advert_id = wp.identifier(_int_or_zero(item.campaign_external_id), "campaign id")
+                nm_id, _ = wp.parse_cluster_id(item.keyword_external_id)
+            except wp.BadItem as error:
+                why = f"{error}; only search clusters are paused on WB"
+                results[item.key] = ItemResult(item.key, False, why)
+                continue
+            wanted.setdefault((advert_id, nm_id), []).append(item)
+        current = await self._minus_lists(list(wanted))
+        for pair, changes in wanted.items():
+            have = current.get(pair, [])
+            back = {wp.parse_cluster_id(c.keyword_external_id)[1] for c in changes}
+            refused: str | None = None
+            if any(q in back for q in have):
+                try:
+                    await self._set_minus(pair[0], pair[1], [q for q in have if q not in back])
+                except AuthError:
+                    raise
+                except AdapterError as failure:
+                    refused = str(failure)
+            for change in changes:
+                results[change.key] = ItemResult(change.key, refused is None, refused)
+        return [results[item.key] for item in items]
+
+    async def _minus_lists(self, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+        current: dict[tuple[int, int], list[str]] = {}
+        for start in range(0, len(pairs), MAX_NORMQUERY_ITEMS):
+            body = await self._get_minus_many(pairs[start : start + MAX_NORMQUERY_ITEMS])
+            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
+                if isinstance(item, Mapping):
+                    current[(item.get("advert_id"), item.get("nm_id"))] = _query_list(  # type: ignore[index]
+                        item.get("norm_queries") or [], "norm_queries"
+                    )
+        return current
 
     # ---- signals, money -------------------------------------------------------------------------
 
@@ -793,10 +870,10 @@ class WildberriesAdapter:
             for kw, kw_placement, kw_query in items:
                 low = minimums.get((advert_id, nm_id, kw_placement))
                 try:
-                    levels = _levels(body, kw_query) if body is not None else ()
+                    levels, positions = _levels(body, kw_query) if body is not None else ((), ())
                 except wp.BadItem as error:
                     reject("recommended bids", body, error)
-                    levels = ()
+                    levels, positions = (), ()
                 if not levels and low is None:
                     continue
                 out.append(
@@ -807,6 +884,7 @@ class WildberriesAdapter:
                         min_bid=low,
                         source="marketplace_recommendation" if levels else "marketplace_min_bid",
                         fetched_at=now,
+                        positions=positions,
                     )
                 )
         return out
@@ -934,8 +1012,8 @@ def _route_change(change: BidChange) -> tuple[BidChange, int, int, str]:
     return change, advert_id, nm_id, query
 
 
-def _failed(key: Key, reason: str) -> ItemResult:
-    return ItemResult(key, False, reason)
+def _failed(key: Key, reason: str, *, sent: bool = True) -> ItemResult:
+    return ItemResult(key, False, reason, sent)
 
 
 def _query_list(value: Any, what: str) -> list[str]:
@@ -1076,11 +1154,35 @@ def _split_cluster_outcome(body: Any) -> tuple[set[tuple[int, int, str]], dict[t
     return succeeded, failed
 
 
-def _levels(body: Any, query: str | None) -> tuple[int, ...]:
-    """Recommended bids, best position first, from GET /api/advert/v0/bids/recommendations:
-    a cluster's reachMax/Medium/Min; an nm's leadersBid/top2/competitiveBid (cpm); cpc levels."""
+# The worst position each recommended level reaches (issue 9 finding 5): cpc ranges end at 2, 10
+# and 34; `leadersBid` leads, `top2` makes the top two; a cluster's maximum reach is the top.
+# `competitiveBid` and the medium and minimum reach levels state no position.
+LEVEL_POSITIONS: dict[str, int | None] = {
+    "range1To2": 2,
+    "range3To10": 10,
+    "range11To34": 34,
+    "leadersBid": 1,
+    "top2": 2,
+    "competitiveBid": None,
+    "reachMax": 1,
+    "reachMedium": None,
+    "reachMin": None,
+}
+
+
+def _levels(body: Any, query: str | None) -> tuple[tuple[int, ...], tuple[int | None, ...]]:
+    """Recommended bids, best position first, and the position each reaches, from
+    GET /api/advert/v0/bids/recommendations: a cluster's reachMax/Medium/Min; an nm's
+    leadersBid/top2/competitiveBid (cpm); cpc levels. A level of 0 kopecks is no level."""
+    names, node = _level_names(body, query)
+    found = [(wp.kopecks(wp.field(wp.field(node, n), "bidKopecks"), n), LEVEL_POSITIONS[n]) for n in names]
+    kept = [(bid, position) for bid, position in found if bid > 0]
+    return tuple(b for b, _ in kept), tuple(p for _, p in kept)
+
+
+def _level_names(body: Any, query: str | None) -> tuple[list[str], Any]:
     if not isinstance(body, Mapping):
-        return ()
+        return [], {}
     if body.get("paymentType") == "cpc":
         # The digest writes `levels{range1To2, ...}` (an object); the sandbox sends a list of one
         # such object; the spec snapshot truncates the schema ("[MaxDepth]"). Accept both.
@@ -1088,18 +1190,13 @@ def _levels(body: Any, query: str | None) -> tuple[int, ...]:
         ranges = levels[0] if isinstance(levels, list) and levels else levels
         if not isinstance(ranges, Mapping):
             raise wp.BadItem(f"levels is neither an object nor a list of one: {levels!r}")
-        names = ("range1To2", "range3To10", "range11To34")
-        return tuple(wp.kopecks(wp.field(wp.field(ranges, n), "bidKopecks"), n) for n in names if n in ranges)
+        return [n for n in ("range1To2", "range3To10", "range11To34") if n in ranges], ranges
     if query is not None:
         for entry in body.get("normQueries") or []:
             if isinstance(entry, Mapping) and entry.get("normQuery") == query:
-                names = ("reachMax", "reachMedium", "reachMin")
-                return tuple(
-                    wp.kopecks(wp.field(wp.field(entry, n), "bidKopecks"), n) for n in names if n in entry
-                )
-        return ()
+                return [n for n in ("reachMax", "reachMedium", "reachMin") if n in entry], entry
+        return [], {}
     base = body.get("base")
     if not isinstance(base, Mapping):
-        return ()
-    names = ("leadersBid", "top2", "competitiveBid")
-    return tuple(wp.kopecks(wp.field(wp.field(base, n), "bidKopecks"), n) for n in names if n in base)
+        return [], {}
+    return [n for n in ("leadersBid", "top2", "competitiveBid") if n in base], base

@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -354,7 +355,7 @@ class YandexMarketAdapter:
             problem = self._bid_problem(change, counts[change.key])
             if problem:
                 logger.warning("ym: refused bid change %s: %s", change.key, problem)
-                results[index] = ItemResult(change.key, False, problem)
+                results[index] = ItemResult(change.key, False, problem, sent=False)
             else:
                 valid.append((index, change))
         for chunk in _chunks(valid, PUT_BIDS_BATCH):
@@ -426,6 +427,11 @@ class YandexMarketAdapter:
             [BidChange(k.campaign_external_id, k.external_id, REMOVE_BID, k.product_id) for k in keywords]
         )
 
+    async def resume_keywords(self, items: Sequence[BidChange]) -> list[ItemResult]:
+        """Set the remembered bids again (a SKU out of boost has bid 0); one without a remembered
+        bid gets the minimum."""
+        return await self.set_bids([replace(item, new_bid=item.new_bid or MIN_BID) for item in items])
+
     async def get_min_bids(self, keywords: Sequence[Keyword]) -> dict[tuple[str, str], int]:
         """YM's documented minimum for every SKU (50 = 0.5 % of the price; 0 would remove it)."""
         return {(k.campaign_external_id, k.external_id): MIN_BID for k in keywords}
@@ -457,6 +463,7 @@ class YandexMarketAdapter:
                         min_bid=MIN_BID,
                         source="marketplace_recommendation",
                         fetched_at=fetched_at,
+                        positions=item.positions,
                     )
                 )
         return out

@@ -181,6 +181,8 @@ def parse_bid_items(items: Any) -> dict[str, int]:
 class ParsedRecommendation:
     sku: str
     bids_by_position: tuple[int, ...]  # hundredths of a percent; index 0 = the most shows
+    # The bid for 100 % of shows wins the top position; other shares state no position.
+    positions: tuple[int | None, ...] = ()
 
 
 def parse_recommendations(items: Any) -> list[ParsedRecommendation]:
@@ -197,9 +199,11 @@ def parse_recommendations(items: Any) -> list[ParsedRecommendation]:
             if not isinstance(item, Mapping):
                 raise BadValue("an item must be an object")
             sku = check_sku(item.get("sku"))
-            levels = _levels(item.get("bidRecommendations"))
+            shares = _levels(item.get("bidRecommendations"))
+            levels = tuple(bid for _, bid in shares)
+            positions = tuple(1 if share == FULL_SHOWS else None for share, _ in shares)
             if not levels:
-                levels = (check_bid(item.get("bid"), allow_remove=False),)
+                levels, positions = (check_bid(item.get("bid"), allow_remove=False),), (None,)
         except BadValue as error:
             reject("recommendation", item, error)
             continue
@@ -210,13 +214,17 @@ def parse_recommendations(items: Any) -> list[ParsedRecommendation]:
             out.pop(sku, None)
             duplicated.add(sku)
             continue
-        out[sku] = ParsedRecommendation(sku, levels)
+        out[sku] = ParsedRecommendation(sku, levels, positions)
     return list(out.values())
 
 
-def _levels(levels: Any) -> tuple[int, ...]:
+FULL_SHOWS = 100
+
+
+def _levels(levels: Any) -> list[tuple[int, int]]:
+    """(showPercent, bid) pairs, the largest share first."""
     if levels is None:
-        return ()
+        return []
     if not isinstance(levels, list):
         raise BadValue("bidRecommendations must be a list")
     parsed: list[tuple[int, int]] = []
@@ -228,7 +236,7 @@ def _levels(levels: Any) -> tuple[int, ...]:
             raise BadValue(f"showPercent must be 0..100, got {share}")
         parsed.append((share, check_bid(level.get("bid"), allow_remove=False)))
     parsed.sort(key=lambda pair: (-pair[0], -pair[1]))
-    return tuple(bid for _, bid in parsed)
+    return parsed
 
 
 @dataclass(frozen=True)

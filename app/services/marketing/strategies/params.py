@@ -2,7 +2,11 @@
 
 The bid cycle validates a campaign's JSON once with `parse_strategy_params` and hands the typed
 object to the engine inside `KeywordBidContext.strategy`. Defaults live here and only here;
-docs/strategies.md lists them. Money parameters are integer kopecks in the keyword's bid unit.
+docs/strategies.md lists them. Bid parameters (`outbid_step`, `bid_cap`) are integers of the
+campaign's bid unit (kopecks per click or per 1000 views; hundredths of a percent of the price on
+YM); `target_cpo` is kopecks per order, `target_cpo_pct` a percent of the price. Given the unit,
+`parse_strategy_params` refuses the parameters that cannot work in it (a kopeck CPO target for a
+bid that is a share of an unknown price).
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
+from app.core.money import BidUnit
 from app.models.marketing import STRATEGY_TYPES, StrategyType
-from app.services.marketing.bidding import MIN_BID_STEP
 from app.services.marketing.strategies.dayparting import Dayparting
 
 # Integers are strict: `true` or `1.0` where kopecks or a position are expected is a mistake.
@@ -42,19 +46,25 @@ class CommonParams(BaseModel):
         None,
         description='{"hours": {"0-7": 0.5}, "weekdays": {"sat-sun": 1.2}} with multipliers 0.1..3',
     )
-
-
-class CompetitionParams(CommonParams):
-    """Strategies that read the auction (competitor bids or the marketplace's recommendations)."""
-
-    outbid_step: Int = Field(
-        MIN_BID_STEP, ge=1, description="kopecks added to the competitor's bid to beat it, integer >= 1"
-    )
+    # Every strategy reads the auction at least for the overbid guard (bid_engine.py step 7).
     competitor_max_age_minutes: Int = Field(
         30, ge=1, description="minutes after which competitor bids are ignored, >= 1"
     )
     recommendation_max_age_minutes: Int = Field(
         360, ge=1, description="minutes after which marketplace recommendations are ignored, >= 1"
+    )
+
+
+class CompetitionParams(CommonParams):
+    """Strategies that read the auction (competitor bids or the marketplace's recommendations)."""
+
+    outbid_step: Int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "added to the competitor's bid to beat it, integer >= 1 in the bid unit; "
+            "default the marketplace's smallest change (1 ₽; 0.10 % on YM)"
+        ),
     )
 
 
@@ -68,7 +78,11 @@ class MaxTrafficParams(CompetitionParams):
     strategy_type: ClassVar[StrategyType] = StrategyType.MAX_TRAFFIC
 
     bid_cap: Int = Field(
-        gt=0, description="the highest bid to pay in kopecks (per click for cpc, per 1000 views for cpm), > 0"
+        gt=0,
+        description=(
+            "the highest bid to pay, integer > 0 in the bid unit (kopecks per click or per 1000 views; "
+            "hundredths of a percent of the price on YM)"
+        ),
     )
 
 
@@ -95,7 +109,21 @@ class TargetDrrParams(PerformanceParams):
 class TargetCpoParams(PerformanceParams):
     strategy_type: ClassVar[StrategyType] = StrategyType.TARGET_CPO
 
-    target_cpo: Int = Field(gt=0, description="target ad spend per order in kopecks, integer > 0")
+    target_cpo: Int | None = Field(
+        None, gt=0, description="target ad spend per order in kopecks, integer > 0 (not on YM)"
+    )
+    target_cpo_pct: Decimal | None = Field(
+        None,
+        gt=0,
+        le=100,
+        description="target ad spend per order as a percent of the item's price, 0 < x <= 100 (YM)",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TargetCpoParams:
+        if (self.target_cpo is None) == (self.target_cpo_pct is None):
+            raise ValueError("give exactly one of target_cpo (kopecks per order) or target_cpo_pct (percent)")
+        return self
 
 
 class FixedParams(BaseModel):
@@ -157,8 +185,11 @@ def describe_validation_error(field_prefix: str, model: type[BaseModel], exc: Va
     return f"{where}: {_problem(error, model)}{_describe(model, loc)}"
 
 
-def parse_strategy_params(strategy_type: str, raw: Mapping[str, Any] | None) -> StrategyParams:
-    """Validate a campaign's strategy_params for its strategy_type; raise StrategyParamsError."""
+def parse_strategy_params(
+    strategy_type: str, raw: Mapping[str, Any] | None, unit: BidUnit | None = None
+) -> StrategyParams:
+    """Validate a campaign's strategy_params for its strategy_type (and, given the campaign's bid
+    unit, for that unit); raise StrategyParamsError with one line naming the parameter."""
     model = PARAMS_BY_STRATEGY.get(strategy_type)
     if model is None:
         raise StrategyParamsError(
@@ -167,7 +198,27 @@ def parse_strategy_params(strategy_type: str, raw: Mapping[str, Any] | None) -> 
     if raw is not None and not isinstance(raw, Mapping):
         raise StrategyParamsError(f"{strategy_type}: strategy_params must be a JSON object, got {raw!r}")
     try:
-        return model.model_validate(dict(raw or {}))
+        params = model.model_validate(dict(raw or {}))
     except ValidationError as exc:
         detail = describe_validation_error("strategy_params", model, exc)
         raise StrategyParamsError(f"{strategy_type}: {detail}") from None
+    if unit is not None:
+        _check_unit(params, unit)
+    return params
+
+
+def _check_unit(params: StrategyParams, unit: BidUnit) -> None:
+    """Parameters that cannot be met in the campaign's bid unit."""
+    if not isinstance(params, TargetCpoParams):
+        return
+    name = params.strategy_type.value
+    if unit == BidUnit.PRICE_SHARE and params.target_cpo is not None:
+        raise StrategyParamsError(
+            f"{name}: strategy_params.target_cpo: bids here are a share of the item's price, which the "
+            "marketplace does not report; give target_cpo_pct (percent of the price) instead"
+        )
+    if unit != BidUnit.PRICE_SHARE and params.target_cpo_pct is not None:
+        raise StrategyParamsError(
+            f"{name}: strategy_params.target_cpo_pct: bids here are {unit}; "
+            "give target_cpo in kopecks per order"
+        )

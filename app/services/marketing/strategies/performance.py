@@ -1,35 +1,41 @@
 """Strategies steered by measured conversion: target DRR and target CPO (issue 6, Deliver 1).
 
-The bid that meets the target follows from what one billing unit (a click for cpc, 1000 views for
-cpm, an order for cpo) brings in the recent window:
+**Money units** (per click, per 1000 views). The bid that meets the target follows from what one
+billing unit (a click, 1000 views) brought in the recent window:
 
     target DRR:  bid* = target_drr × revenue / units      (DRR = ad spend ÷ revenue)
     target CPO:  bid* = target_cpo × orders / units
 
 This assumes a unit costs about its bid — exact for first-price auctions; where the marketplace
-charges less than the bid, DRR/CPO land below target, the safe side. The bid then moves only
-`gain` of the way to bid* (halved when the direction reverses), and the engine bounds the change per
-cycle: with stats that lag the bid, a full jump would overshoot and oscillate (issue 6: "damped so
-it converges instead of oscillating"). docs/strategies.md works the numbers through.
+charges less than the bid, DRR/CPO land below target, the safe side. The engine then moves only
+`gain` of the way to bid* (halved when the direction reverses, see `damp`) and bounds the change
+per cycle: with stats that lag the bid, a full jump would overshoot and oscillate.
+
+**A share of the price** (YM boost; issue 9 finding 2). The marketplace charges the bid as a share
+of the price of each order it brought, so the bid *is* the CPO as a share of the price and the DRR
+of boosted sales: target DRR X % → bid X %, target CPO Y % of the price → bid Y %. No revenue is
+needed (YM reports none) and nothing lags, so there is no damping. A kopeck CPO target cannot be
+expressed without the price and is refused when the parameters are validated.
+
+docs/strategies.md works the numbers through.
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from fractions import Fraction
 
-from app.models.marketing import PaymentType
-from app.services.marketing.bidding import MIN_BID_STEP, KeywordBidContext, PeriodStats
+from app.core.money import Bid, BidUnit, rub
+from app.services.marketing.bidding import KeywordBidContext, PeriodStats
 from app.services.marketing.strategies.params import PerformanceParams, TargetCpoParams, TargetDrrParams
-from app.services.marketing.strategies.proposal import Proposal, rub
-
-UNIT_NAMES = {PaymentType.CPC: "click", PaymentType.CPM: "1000 views", PaymentType.CPO: "order"}
+from app.services.marketing.strategies.proposal import Damping, Proposal
 
 
-def billing_units(stats: PeriodStats, payment_type: str) -> Fraction:
-    if payment_type == PaymentType.CPC:
+def billing_units(stats: PeriodStats, unit: BidUnit) -> Fraction:
+    if unit == BidUnit.PER_CLICK:
         return Fraction(stats.clicks)
-    if payment_type == PaymentType.CPM:
+    if unit == BidUnit.PER_MILLE:
         return Fraction(stats.views, 1000)
     return Fraction(stats.orders)
 
@@ -40,83 +46,94 @@ def observed_drr(stats: PeriodStats) -> str:
     return f"DRR {float(Fraction(stats.spend * 100, stats.revenue)):.1f} %"
 
 
-def not_enough_data(stats: PeriodStats, payment_type: str, params: PerformanceParams) -> str | None:
-    if payment_type == PaymentType.CPO:
-        if stats.orders < params.min_orders:
-            return f"not enough data: {stats.orders} orders < min_orders {params.min_orders}: holding"
-        return None
+def not_enough_data(stats: PeriodStats, unit: BidUnit, params: PerformanceParams) -> str | None:
     if stats.clicks < params.min_clicks:
         return f"not enough data: {stats.clicks} clicks < min_clicks {params.min_clicks}: holding"
-    if billing_units(stats, payment_type) == 0:
+    if billing_units(stats, unit) == 0:
         return "not enough data: clicks without views in the stats: holding"
+    if stats.orders and not stats.revenue:
+        # Orders without revenue is missing data, not worthless sales: acting on it would drive
+        # the bid to the floor (issue 9 finding 2).
+        return f"no revenue data: {stats.orders} orders reported without revenue: holding"
     return None
 
 
-def damped(ctx: KeywordBidContext, desired: int, params: PerformanceParams) -> tuple[int, str]:
-    """Move `gain` of the way from the current bid to `desired`; half that on a reversal."""
+def damping(stats: PeriodStats, params: PerformanceParams) -> Damping:
+    if stats.orders >= params.min_orders:
+        return Damping(params.gain, may_raise=True)
+    why = f"only {stats.orders} orders (< min_orders {params.min_orders}): not raising, holding"
+    return Damping(params.gain, may_raise=False, why_not_raise=why)
+
+
+def damp(ctx: KeywordBidContext, goal: Bid, damping: Damping) -> tuple[Bid, str]:
+    """Move `gain` of the way from the current bid to `goal`; half that on a reversal."""
     current = ctx.current_bid
     if current is None:
-        return desired, "no current bid: starting there"
-    gain = Fraction(params.gain)
+        return goal, "no current bid: starting there"
+    gain = Fraction(damping.gain)
     note = f"moving {float(gain) * 100:.0f} % of the way"
     previous = ctx.previous_bid
-    if previous is not None and (current - previous) * (desired - current) < 0:
+    if previous is not None and (current - previous).amount * (goal - current).amount < 0:
         gain /= 2
         note = f"direction reversed: moving {float(gain) * 100:.0f} % of the way"
-    # Truncation toward the current bid never overshoots the computed bid.
-    move = math.trunc(gain * (desired - current))
-    if abs(move) < MIN_BID_STEP <= abs(desired - current):
-        # Without this, the 1 ₽ minimum step and the gain together would leave a dead band of
-        # step ÷ gain around the target (±2 ₽ at gain 0.5) where the bid never moves.
-        move = MIN_BID_STEP if desired > current else -MIN_BID_STEP
-        note = "moving one 1 ₽ step"
+    # Truncation toward the current bid never overshoots the goal.
+    distance = goal - current
+    move = ctx.bid(math.trunc(gain * distance.amount))
+    if abs(move) < ctx.min_change <= abs(distance):
+        # Without this, the minimum change and the gain together would leave a dead band of
+        # min_change ÷ gain around the goal (±2 ₽ at gain 0.5) where the bid never moves.
+        move = ctx.min_change if distance.amount > 0 else -ctx.min_change
+        note = f"moving one {ctx.min_change} step"
     return current + move, note
 
 
-def _steer(
-    ctx: KeywordBidContext, stats: PeriodStats, desired: int, params: PerformanceParams, why: str
-) -> Proposal:
-    if stats.orders < params.min_orders and (ctx.current_bid is None or desired > ctx.current_bid):
-        few = f"only {stats.orders} orders (< min_orders {params.min_orders})"
-        return Proposal(None, f"{why}; {few}: not raising, holding")
-    target, note = damped(ctx, desired, params)
-    return Proposal(target, f"{why}; {note}")
+def _share_of_price(percent: Decimal, ctx: KeywordBidContext) -> Bid:
+    return ctx.bid(math.floor(Fraction(percent) * 100))
 
 
 def target_drr(ctx: KeywordBidContext, params: TargetDrrParams) -> Proposal:
-    stats = ctx.performance_stats
     label = f"target DRR {params.target_drr_pct} %"
+    if ctx.unit == BidUnit.PRICE_SHARE:
+        goal = _share_of_price(params.target_drr_pct, ctx)
+        return Proposal(goal, f"{label}: the bid is the share of each order's price paid: {goal}")
+    stats = ctx.performance_stats
     if stats is None:
         return Proposal(None, f"{label}: no stats for the keyword: holding")
-    missing = not_enough_data(stats, ctx.payment_type, params)
+    missing = not_enough_data(stats, ctx.unit, params)
     if missing:
         return Proposal(None, f"{label}: {missing}")
-    units = billing_units(stats, ctx.payment_type)
-    value = Fraction(stats.revenue) / units
-    desired = math.floor(value * Fraction(params.target_drr_pct) / 100)
+    value = Fraction(stats.revenue) / billing_units(stats, ctx.unit)
+    goal = ctx.bid(math.floor(value * Fraction(params.target_drr_pct) / 100))
     why = (
-        f"{label}: window {observed_drr(stats)}, revenue per {UNIT_NAMES[PaymentType(ctx.payment_type)]} "
-        f"{rub(math.floor(value))} → bid for target {rub(desired)}"
+        f"{label}: window {observed_drr(stats)}, revenue per {ctx.unit.billed_per} "
+        f"{rub(math.floor(value))} → bid for target {goal}"
     )
-    return _steer(ctx, stats, desired, params, why)
+    return Proposal(goal, why, damping=damping(stats, params))
 
 
 def target_cpo(ctx: KeywordBidContext, params: TargetCpoParams) -> Proposal:
+    if params.target_cpo_pct is not None:
+        label = f"target CPO {params.target_cpo_pct} % of the price"
+        if ctx.unit != BidUnit.PRICE_SHARE:
+            return Proposal(None, f"{label}: only bids that are a share of the price can meet it: holding")
+        goal = _share_of_price(params.target_cpo_pct, ctx)
+        return Proposal(goal, f"{label}: pay-per-order bid is the CPO: {goal}")
+    assert params.target_cpo is not None
     label = f"target CPO {rub(params.target_cpo)}"
-    if ctx.payment_type == PaymentType.CPO:
-        # Paying per order, the bid is the CPO itself: no measurement needed.
-        return Proposal(params.target_cpo, f"{label}: pay-per-order bid is the CPO")
+    if ctx.unit == BidUnit.PRICE_SHARE:
+        return Proposal(
+            None, f"{label}: the bid is a share of an unknown price: give target_cpo_pct; holding"
+        )
     stats = ctx.performance_stats
     if stats is None:
         return Proposal(None, f"{label}: no stats for the keyword: holding")
-    missing = not_enough_data(stats, ctx.payment_type, params)
+    missing = not_enough_data(stats, ctx.unit, params)
     if missing:
         return Proposal(None, f"{label}: {missing}")
-    units = billing_units(stats, ctx.payment_type)
-    desired = math.floor(params.target_cpo * stats.orders / units)
+    goal = ctx.bid(math.floor(params.target_cpo * stats.orders / billing_units(stats, ctx.unit)))
     measured = f"spend {rub(stats.spend)} without orders"
     if stats.orders:
         measured = f"CPO {rub(stats.spend // stats.orders)}"
-    volume = f"{stats.clicks} clicks" if ctx.payment_type == PaymentType.CPC else f"{stats.views} views"
-    why = f"{label}: window {measured}, {stats.orders} orders in {volume} → bid for target {rub(desired)}"
-    return _steer(ctx, stats, desired, params, why)
+    volume = f"{stats.clicks} clicks" if ctx.unit == BidUnit.PER_CLICK else f"{stats.views} views"
+    why = f"{label}: window {measured}, {stats.orders} orders in {volume} → bid for target {goal}"
+    return Proposal(goal, why, damping=damping(stats, params))

@@ -1,26 +1,34 @@
-"""What a strategy returns to the engine: a wished-for bid (before limits) or a reason to hold."""
+"""What a strategy returns to the engine: the bid it aims for (before dayparting and limits) or a
+reason to hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
+from app.core.money import Bid
 from app.services.marketing.bidding import CompetitorSource
 
 
 @dataclass(frozen=True)
+class Damping:
+    """The strategy steers by measured results that lag the bid: the engine moves only `gain` of
+    the way from the current bid to the (dayparted) goal, and never raises while `may_raise` is
+    false (too few orders to trust a higher bid)."""
+
+    gain: Decimal
+    may_raise: bool
+    why_not_raise: str = ""
+
+
+@dataclass(frozen=True)
 class Proposal:
-    target: int | None  # kopecks; None = hold
+    goal: Bid | None  # None = hold
     reason: str
     source: CompetitorSource = CompetitorSource.NONE
     warnings: tuple[str, ...] = ()
-
-
-def rub(kopecks: int) -> str:
-    """Kopecks as rubles for reasons and alerts: 12345 → "123.45 ₽"."""
-    sign = "-" if kopecks < 0 else ""
-    whole, part = divmod(abs(kopecks), 100)
-    return f"{sign}{whole}.{part:02d} ₽"
+    damping: Damping | None = None
 
 
 def age_minutes(moment: datetime, now: datetime) -> int:

@@ -1,0 +1,192 @@
+"""Carrying out one account's plan (spec 7.3.1 steps 5–6) — the only writer of the bid cycle.
+
+1. **Fence** first: a cycle run that lost its lock makes no marketplace write at all (bid_apply).
+2. **Minimums** the marketplace reported are kept on the keywords.
+3. **Campaign pauses**: with the marketplace's switch, or — where it has none (YM) — by pausing
+   every item of the campaign, remembering each bid (pauses.py). A budget pause is recorded as
+   `budget_exceeded` and resumed by `check_budgets` the next Moscow day; a safety pause waits for a
+   person. A refused pause raises one critical alert.
+4. **Keyword pauses**, batched, each remembering what to put back on resume.
+5. **Bids**: fenced intents, one batched `set_bids`, each intent marked by the per-item answer.
+6. **Alerts** of the plan, plus one per campaign whose bids the marketplace refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core.clock import moscow_today, now_utc
+from app.core.database import session_scope
+from app.models.marketing import MarketingKeyword, MarketplaceAccount
+from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
+from app.services.marketing.adapters.rules import BiddingRules
+from app.services.marketing.alerts import AlertRequest, create_alert
+from app.services.marketing.bid_apply import (
+    check_fence,
+    intents_by_id,
+    mark_results,
+    mark_unknown,
+    record_intents,
+)
+from app.services.marketing.bid_cycle.inputs import CampaignRow
+from app.services.marketing.bid_cycle.planning import CampaignPause, CyclePlan, alert, budget_paused_reason
+from app.services.marketing.pauses import pause_campaign, pause_keywords, record_campaign_pause
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AccountCycleResult:
+    account_id: int
+    marketplace: str
+    campaigns: int = 0
+    keywords: int = 0
+    bids_updated: int = 0
+    bids_failed: int = 0  # refused by the marketplace (or by the adapter before sending)
+    bids_unknown: int = 0
+    dry_run_changes: int = 0
+    keywords_paused: int = 0
+    campaigns_paused: int = 0
+    not_decided: int = 0
+    alerts: int = 0
+    errors: int = 0
+    reconciled: int = 0
+    in_flight: int = 0
+    unreached_campaigns: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "messages"} | {"messages": self.messages[:20]}
+
+    def error(self, message: str) -> None:
+        logger.error("account %s (%s): %s", self.account_id, self.marketplace, message)
+        self.errors += 1
+        self.messages.append(message)
+
+
+class PlanExecutor:
+    def __init__(
+        self,
+        account: MarketplaceAccount,
+        adapter: MarketplaceAdapter,
+        rules: BiddingRules,
+        result: AccountCycleResult,
+        *,
+        cycle_run_id: int | None,
+        task_id: str | None,
+    ) -> None:
+        self.account = account
+        self.adapter = adapter
+        self.rules = rules
+        self.result = result
+        self.cycle_run_id = cycle_run_id
+        self.task_id = task_id
+
+    async def execute(self, plan: CyclePlan) -> None:
+        with session_scope() as session:
+            check_fence(session, self.cycle_run_id)
+            for keyword_id, low in plan.learned_min_bids.items():
+                row = session.get(MarketingKeyword, keyword_id)
+                if row is not None:
+                    row.min_bid = low
+        for pause in plan.campaign_pauses:
+            await self._pause_campaign(pause, plan)
+        if plan.keyword_pauses:
+            outcome = await pause_keywords(self.adapter, plan.keyword_pauses)
+            self.result.keywords_paused += outcome.paused
+            for message in outcome.errors:
+                self.result.error(message)
+        await self._apply_bids(plan)
+        with session_scope() as session:
+            for request in plan.alerts:
+                if not create_alert(session, request).repeated:
+                    self.result.alerts += 1
+
+    async def _pause_campaign(self, pause: CampaignPause, plan: CyclePlan) -> None:
+        campaign = pause.campaign
+        try:
+            paused_items = await pause_campaign(
+                self.adapter, self.rules, campaign.external_id, campaign.keywords
+            )
+        except AdapterError as error:
+            self.result.error(f"campaign {campaign.external_id}: pause failed: {error}")
+            plan.alerts.append(self._pause_failed(campaign, pause.reason, str(error)))
+            return
+        with session_scope() as session:
+            record_campaign_pause(
+                session, campaign.id, budget_paused_reason(pause), moscow_today(now_utc()), paused_items
+            )
+        self.result.campaigns_paused += 1
+
+    @staticmethod
+    def _pause_failed(campaign: CampaignRow, reason: str, error: str) -> AlertRequest:
+        return alert(
+            campaign,
+            "safety_pause_failed",
+            "critical",
+            f"Pause it by hand: {campaign.name}",
+            f"the campaign had to be paused ({reason}) but the marketplace refused: {error}",
+            situation=error,
+        )
+
+    async def _apply_bids(self, plan: CyclePlan) -> None:
+        if not plan.bids:
+            return
+        with session_scope() as session:
+            intents = record_intents(
+                session,
+                plan.bids,
+                cycle_run_id=self.cycle_run_id,
+                task_id=self.task_id,
+                dry_run_campaigns=frozenset(plan.dry_run_campaigns),
+            )
+            intent_ids = [i.id for i in intents]
+        live = [
+            (iid, bid)
+            for iid, bid in zip(intent_ids, plan.bids, strict=True)
+            if bid.campaign_id not in plan.dry_run_campaigns
+        ]
+        self.result.dry_run_changes += len(plan.bids) - len(live)
+        if not live:
+            return
+        try:
+            results = await self.adapter.set_bids([bid.change() for _, bid in live])
+        except AdapterError as error:
+            self.result.error(f"setting {len(live)} bids failed: {error}")
+            with session_scope() as session:
+                mark_unknown(session, intents_by_id(session, [iid for iid, _ in live]), error)
+            self.result.bids_unknown += len(live)
+            return
+        with session_scope() as session:
+            outcome = mark_results(
+                session, intents_by_id(session, [iid for iid, _ in live]), [b for _, b in live], results
+            )
+        self.result.bids_updated += outcome.applied
+        self.result.bids_failed += outcome.failed
+        self.result.bids_unknown += outcome.unknown
+        if outcome.failed:
+            self.result.messages.extend((outcome.errors or [])[:10])
+            self._refused_alerts(
+                plan, [(bid, r) for (_, bid), r in zip(live, results, strict=True) if not r.ok]
+            )
+
+    def _refused_alerts(self, plan: CyclePlan, refused: list[tuple[Any, Any]]) -> None:
+        """One alert per campaign with refused bids (issue 17 item 1), de-duplicated per day and
+        raised again only when more of its bids are refused."""
+        per_campaign = Counter(bid.campaign_id for bid, _ in refused)
+        examples = {bid.campaign_id: f"{bid.keyword}: {result.error}" for bid, result in refused}
+        for campaign_id, count in per_campaign.items():
+            plan.alerts.append(
+                AlertRequest(
+                    "bids_refused",
+                    "warning",
+                    f"{count} bids refused by {self.rules.marketplace.display_name}",
+                    f"{count} bids of this campaign were refused and will not be resent unchanged; "
+                    f"e.g. {examples[campaign_id]}",
+                    campaign_id=campaign_id,
+                    level=count,
+                )
+            )
