@@ -219,6 +219,10 @@ class FailureReason(StrEnum):
     REVOKED = "revoked"
     WORKER_LOST = "worker_lost"
     REDELIVERY_CAP = "redelivery_cap"
+    # Dropped by the worker before any code of ours ran (issue 15 item 5): a message naming a task
+    # no module registers, or one it cannot accept (unknown format, a serializer not accepted).
+    UNKNOWN_TASK = "unknown_task"
+    REJECTED = "rejected"
 
 
 FAILURE_REASONS: Final[tuple[str, ...]] = tuple(FailureReason)
@@ -426,6 +430,22 @@ class MarketingStatsDaily(CreatedAtMixin, Base):
     avg_position: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
 
 
+class MarketingStatsAggregation(Base):
+    """The newest snapshot the daily aggregation of a Moscow day has seen.
+
+    Written by `fn_marketing_aggregate_daily_stats` itself. Retention compares it with the day's
+    partition before dropping it: a day with a newer snapshot is aggregated again first, so no
+    snapshot goes before its figures are in `marketing_stats_daily` (issue 15 item 3).
+    """
+
+    __tablename__ = "marketing_stats_aggregations"
+
+    stat_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    # max(marketing_stats.id) of the day when it was aggregated; NULL: the day had no snapshots.
+    last_snapshot_id: Mapped[int | None] = mapped_column(BigInteger)
+    aggregated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class MarketingStatsMonthly(Base):
     """Campaign-level monthly totals (spec 7.3.5 `aggregate_monthly_stats`)."""
 
@@ -525,6 +545,8 @@ class MarketingBidHistory(CreatedAtMixin, Base):
         CheckConstraint(check_in("source", BID_SOURCES), name="source"),
         Index("ix_marketing_bid_history_keyword_id_created_at", "keyword_id", "created_at"),
         Index("ix_marketing_bid_history_campaign_id_created_at", "campaign_id", "created_at"),
+        # Retention deletes by age in bounded batches (issue 15 item 3).
+        Index("ix_marketing_bid_history_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

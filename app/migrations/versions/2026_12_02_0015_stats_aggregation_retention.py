@@ -1,0 +1,159 @@
+"""Statistics that last (issue 15): the daily aggregation records what it covered, retention can
+find old bid history quickly, and the dead letters know messages the worker dropped.
+
+- `marketing_stats_aggregations`: per Moscow day, the newest snapshot the daily aggregation saw
+  (retention drops a day's partition only once its last snapshot is aggregated);
+- `fn_marketing_aggregate_daily_stats` replaced: the same last-snapshot rule as 0001 (checked: the
+  DISTINCT ON picks the newest `collected_at` of each (campaign, keyword) of the day), plus one
+  aggregation of a day at a time, unchanged rows left alone (a re-run writes nothing and returns
+  0), and the coverage record;
+- `ix_marketing_bid_history_created_at` for the bounded retention deletes;
+- `celery_failed_tasks.reason` accepts `unknown_task` and `rejected`.
+
+Revision ID: 0015
+Revises: 0001
+Create Date: 2026-12-02 00:15:00+00:00
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The day's figures are its LAST snapshot per (campaign, keyword): the APIs report counters
+# accumulated since Moscow midnight (DESIGN.md "Stats semantics"). CTR and DRR are percent rounded
+# to 2 places and clamped at the NUMERIC(7,2) maximum, CPC and CPO whole kopecks (the seed's
+# ROUND(…, 2) on rubles); 0 where the divisor is 0. Returns the number of rows written (new or
+# changed).
+AGGREGATE_DAILY_SQL = """
+CREATE OR REPLACE FUNCTION fn_marketing_aggregate_daily_stats(p_date date)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_rows integer;
+    v_last_snapshot bigint;
+BEGIN
+    -- Two runs of the same day (the nightly task, a CLI backfill) would otherwise interleave and
+    -- leave the older run's figures and the newer run's coverage record.
+    PERFORM pg_advisory_xact_lock(
+        hashtext('fn_marketing_aggregate_daily_stats'), p_date - DATE '2000-01-01'
+    );
+    -- Read before aggregating: a snapshot committed in between has a larger id, so retention
+    -- sees the day as not yet covered and aggregates it again instead of losing it.
+    SELECT max(id) INTO v_last_snapshot FROM marketing_stats WHERE stat_date = p_date;
+
+    INSERT INTO marketing_stats_daily AS d (
+        stat_date, campaign_id, keyword_id, marketplace, brand_id,
+        views, clicks, ctr, spent, cpc, orders, revenue, cpo, drr, avg_position
+    )
+    SELECT
+        p_date,
+        s.campaign_id,
+        s.keyword_id,
+        s.marketplace,
+        c.brand_id,
+        s.views,
+        s.clicks,
+        CASE WHEN s.views > 0
+             THEN LEAST(ROUND(s.clicks::numeric * 100 / s.views, 2), 99999.99) ELSE 0 END,
+        s.spent,
+        CASE WHEN s.clicks > 0 THEN ROUND(s.spent::numeric / s.clicks)::bigint ELSE 0 END,
+        s.orders,
+        s.revenue,
+        CASE WHEN s.orders > 0 THEN ROUND(s.spent::numeric / s.orders)::bigint ELSE 0 END,
+        CASE WHEN s.revenue > 0
+             THEN LEAST(ROUND(s.spent::numeric * 100 / s.revenue, 2), 99999.99) ELSE 0 END,
+        s.avg_position
+    FROM (
+        SELECT DISTINCT ON (campaign_id, keyword_id) *
+          FROM marketing_stats
+         WHERE stat_date = p_date
+         ORDER BY campaign_id, keyword_id, collected_at DESC, id DESC
+    ) AS s
+    JOIN marketing_campaigns AS c ON c.id = s.campaign_id
+    ON CONFLICT (campaign_id, keyword_id, stat_date) DO UPDATE SET
+        marketplace = EXCLUDED.marketplace,
+        brand_id = EXCLUDED.brand_id,
+        views = EXCLUDED.views,
+        clicks = EXCLUDED.clicks,
+        ctr = EXCLUDED.ctr,
+        spent = EXCLUDED.spent,
+        cpc = EXCLUDED.cpc,
+        orders = EXCLUDED.orders,
+        revenue = EXCLUDED.revenue,
+        cpo = EXCLUDED.cpo,
+        drr = EXCLUDED.drr,
+        avg_position = EXCLUDED.avg_position
+    WHERE (d.marketplace, d.brand_id, d.views, d.clicks, d.ctr, d.spent, d.cpc, d.orders,
+           d.revenue, d.cpo, d.drr, d.avg_position)
+          IS DISTINCT FROM
+          (EXCLUDED.marketplace, EXCLUDED.brand_id, EXCLUDED.views, EXCLUDED.clicks, EXCLUDED.ctr,
+           EXCLUDED.spent, EXCLUDED.cpc, EXCLUDED.orders, EXCLUDED.revenue, EXCLUDED.cpo,
+           EXCLUDED.drr, EXCLUDED.avg_position);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+
+    INSERT INTO marketing_stats_aggregations (stat_date, last_snapshot_id, aggregated_at)
+    VALUES (p_date, v_last_snapshot, now())
+    ON CONFLICT (stat_date) DO UPDATE SET
+        last_snapshot_id = EXCLUDED.last_snapshot_id,
+        aggregated_at = EXCLUDED.aggregated_at;
+    RETURN v_rows;
+END
+$$;
+"""
+
+OLD_REASONS = (
+    "'retries_exhausted', 'failed', 'time_limit', 'expired', 'revoked', 'worker_lost', 'redelivery_cap'"
+)
+NEW_REASONS = OLD_REASONS + ", 'unknown_task', 'rejected'"
+
+
+def _initial_aggregate_sql() -> str:
+    """0001's function, restored by the downgrade (migration files are not importable by name)."""
+    path = Path(__file__).with_name("2026_11_29_0001_initial_schema.py")
+    spec = importlib.util.spec_from_file_location("adolf_migration_0001", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.AGGREGATE_DAILY_SQL)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "marketing_stats_aggregations",
+        sa.Column("stat_date", sa.Date(), nullable=False),
+        sa.Column("last_snapshot_id", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "aggregated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("stat_date", name=op.f("pk_marketing_stats_aggregations")),
+    )
+    op.execute(AGGREGATE_DAILY_SQL)
+    op.create_index(
+        "ix_marketing_bid_history_created_at", "marketing_bid_history", ["created_at"], unique=False
+    )
+    op.drop_constraint(op.f("ck_celery_failed_tasks_reason"), "celery_failed_tasks", type_="check")
+    op.create_check_constraint(
+        op.f("ck_celery_failed_tasks_reason"), "celery_failed_tasks", f"reason IN ({NEW_REASONS})"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM celery_failed_tasks WHERE reason IN ('unknown_task', 'rejected')")
+    op.drop_constraint(op.f("ck_celery_failed_tasks_reason"), "celery_failed_tasks", type_="check")
+    op.create_check_constraint(
+        op.f("ck_celery_failed_tasks_reason"), "celery_failed_tasks", f"reason IN ({OLD_REASONS})"
+    )
+    op.drop_index("ix_marketing_bid_history_created_at", table_name="marketing_bid_history")
+    op.execute(_initial_aggregate_sql())
+    op.drop_table("marketing_stats_aggregations")
