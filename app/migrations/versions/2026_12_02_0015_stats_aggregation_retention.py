@@ -7,6 +7,10 @@ find old bid history quickly, and the dead letters know messages the worker drop
   DISTINCT ON picks the newest `collected_at` of each (campaign, keyword) of the day), plus one
   aggregation of a day at a time, unchanged rows left alone (a re-run writes nothing and returns
   0), and the coverage record;
+- `marketing_stats_ensure_partitions` replaced: a new day is a table of its own, then attached.
+  `CREATE TABLE … PARTITION OF` takes ACCESS EXCLUSIVE on marketing_stats, so behind any long
+  query it queued every reader and writer of the table; `ATTACH PARTITION` needs only SHARE
+  UPDATE EXCLUSIVE, which reads and inserts do not conflict with;
 - `ix_marketing_bid_history_created_at` for the bounded retention deletes;
 - `celery_failed_tasks.reason` accepts `unknown_task` and `rejected`.
 
@@ -112,20 +116,65 @@ END
 $$;
 """
 
+# Same contract as 0001's: idempotent, serialised by an advisory lock, `to_date` inclusive, returns
+# the number of partitions created.
+ENSURE_PARTITIONS_SQL = """
+CREATE OR REPLACE FUNCTION marketing_stats_ensure_partitions(from_date date, to_date date)
+RETURNS integer
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_schema text;
+    v_day date;
+    v_name text;
+    v_created integer := 0;
+BEGIN
+    IF from_date IS NULL OR to_date IS NULL THEN
+        RAISE EXCEPTION 'marketing_stats_ensure_partitions: from_date and to_date are required';
+    END IF;
+    IF to_date - from_date > 3660 THEN
+        RAISE EXCEPTION 'marketing_stats_ensure_partitions: % days asked, at most 3661 at once',
+            to_date - from_date + 1;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('marketing_stats_ensure_partitions'));
+    SELECT n.nspname INTO v_schema
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = 'marketing_stats'::regclass;
+    v_day := from_date;
+    WHILE v_day <= to_date LOOP
+        v_name := 'marketing_stats_p' || to_char(v_day, 'YYYYMMDD');
+        IF to_regclass(format('%I.%I', v_schema, v_name)) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I.%I (LIKE %I.marketing_stats INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                v_schema, v_name, v_schema
+            );
+            EXECUTE format(
+                'ALTER TABLE %I.marketing_stats ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)',
+                v_schema, v_schema, v_name, v_day, v_day + 1
+            );
+            v_created := v_created + 1;
+        END IF;
+        v_day := v_day + 1;
+    END LOOP;
+    RETURN v_created;
+END
+$$;
+"""
+
 OLD_REASONS = (
     "'retries_exhausted', 'failed', 'time_limit', 'expired', 'revoked', 'worker_lost', 'redelivery_cap'"
 )
 NEW_REASONS = OLD_REASONS + ", 'unknown_task', 'rejected'"
 
 
-def _initial_aggregate_sql() -> str:
-    """0001's function, restored by the downgrade (migration files are not importable by name)."""
+def _initial_sql(name: str) -> str:
+    """A function of 0001, restored by the downgrade (migration files are not importable by name)."""
     path = Path(__file__).with_name("2026_11_29_0001_initial_schema.py")
     spec = importlib.util.spec_from_file_location("adolf_migration_0001", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return str(module.AGGREGATE_DAILY_SQL)
+    return str(getattr(module, name))
 
 
 def upgrade() -> None:
@@ -139,6 +188,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stat_date", name=op.f("pk_marketing_stats_aggregations")),
     )
     op.execute(AGGREGATE_DAILY_SQL)
+    op.execute(ENSURE_PARTITIONS_SQL)
     op.create_index(
         "ix_marketing_bid_history_created_at", "marketing_bid_history", ["created_at"], unique=False
     )
@@ -155,5 +205,6 @@ def downgrade() -> None:
         op.f("ck_celery_failed_tasks_reason"), "celery_failed_tasks", f"reason IN ({OLD_REASONS})"
     )
     op.drop_index("ix_marketing_bid_history_created_at", table_name="marketing_bid_history")
-    op.execute(_initial_aggregate_sql())
+    op.execute(_initial_sql("ENSURE_PARTITIONS_SQL"))
+    op.execute(_initial_sql("AGGREGATE_DAILY_SQL"))
     op.drop_table("marketing_stats_aggregations")

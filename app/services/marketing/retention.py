@@ -129,11 +129,15 @@ def drop_expired_stats_days(before: date) -> list[date]:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.exec_driver_sql(f"SET lock_timeout = {timeout_ms}")
         try:
-            for table in detached_stats_tables(conn):
-                if table.day < before and retire_stats_day(conn, table, attached=False):
-                    dropped.append(table.day)
-            for partition in stats_partitions(conn):
-                if partition.day < before and retire_stats_day(conn, partition):
+            partitions = stats_partitions(conn)
+            # A pending detach first: while one is pending, PostgreSQL refuses to detach any other.
+            queue = [
+                *((p, True) for p in partitions if p.detach_pending),
+                *((table, False) for table in detached_stats_tables(conn)),
+                *((p, True) for p in partitions if not p.detach_pending),
+            ]
+            for partition, attached in queue:
+                if partition.day < before and retire_stats_day(conn, partition, attached):
                     dropped.append(partition.day)
         finally:
             conn.exec_driver_sql("RESET lock_timeout")

@@ -3,8 +3,9 @@
 A snapshot for a day without a partition is refused, so the stats of that whole day would be
 lost. `create_stats_partitions` (hourly, marketing_low) creates today's partition and the
 `STATS_PARTITIONS_AHEAD` days after it; when fewer days than that are ready afterwards — the DDL
-failed, e.g. a lock it waited for past `PARTITION_LOCK_TIMEOUT` — it raises one critical system
-alert per Moscow day, days before the first missing partition is needed.
+failed, e.g. a lock it waited for past `PARTITION_LOCK_TIMEOUT` — it raises a critical system
+alert, days before the first missing partition is needed, repeated once a day while that day
+stays missing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from app.core.clock import moscow_day_start, moscow_today, now_utc
+from app.core.clock import moscow_today, now_utc
 from app.core.config import get_settings
 from app.core.database import session_scope
 from app.models.marketing import MarketingAlert
@@ -27,6 +28,7 @@ from app.services.marketing.alerts import AlertRequest, create_alert
 logger = logging.getLogger(__name__)
 
 ALERT_TYPE = "stats_partitions_missing"
+REPEAT_AFTER = timedelta(hours=24)
 
 
 def create_partitions_ahead(session: Session, today: date, ahead: int) -> int:
@@ -39,14 +41,15 @@ def create_partitions_ahead(session: Session, today: date, ahead: int) -> int:
 def alert_missing_partitions(
     session: Session, today: date, ahead: int, wanted: int, error: str | None
 ) -> int | None:
-    """One critical alert per Moscow day; None when today's was raised already."""
-    since = moscow_day_start(today)
-    raised_today = select(MarketingAlert.id).where(
-        MarketingAlert.alert_type == ALERT_TYPE, MarketingAlert.created_at >= since
-    )
-    if session.scalar(raised_today.limit(1)):
-        return None
+    """One critical alert per missing day per 24 hours; None when it was raised already."""
     first_missing = today + timedelta(days=ahead + 1)
+    raised = select(MarketingAlert.id).where(
+        MarketingAlert.alert_type == ALERT_TYPE,
+        MarketingAlert.created_at >= now_utc() - REPEAT_AFTER,
+        MarketingAlert.details["first_missing"].astext == first_missing.isoformat(),
+    )
+    if session.scalar(raised.limit(1)):
+        return None
     when = "now" if ahead < 0 else f"from {first_missing} (in {ahead + 1} days)"
     message = (
         f"marketing_stats has daily partitions for {max(ahead, 0)} days after today, "
