@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
-from app.core.clock import add_months, moscow_today, month_start, now_utc
+from app.core.clock import add_months, month_start, moscow_today, now_utc
 from app.core.config import reset_settings_cache
 from app.core.database import get_engine, session_scope
 from app.models.marketing import (
