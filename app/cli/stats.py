@@ -65,8 +65,10 @@ def aggregate_command(
 
 
 def next_cleanup_at(now: datetime) -> datetime:
+    """When beat next sends cleanup_old_stats (celery's estimate, to the nearest minute)."""
     entry = next(entry for entry in PERIODIC_ENTRIES if entry.task == CLEANUP_TASK)
-    return now + entry.schedule.remaining_estimate(now)
+    estimate = now + entry.schedule.remaining_estimate(now) + timedelta(seconds=30)
+    return estimate.replace(second=0, microsecond=0)
 
 
 def retention_command() -> None:
