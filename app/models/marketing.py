@@ -379,8 +379,13 @@ class MarketingStats(Base):
     # Moscow date the counters belong to; defaults to the database's Moscow "today".
     stat_date: Mapped[date] = mapped_column(Date, primary_key=True, server_default=text(MOSCOW_TODAY_SQL))
     collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id"))
-    keyword_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_keywords.id"))
+    # Ids of marketing_campaigns / marketing_keywords without a FOREIGN KEY (issue 15): with one,
+    # every partition's attach and detach waits for open writes of those tables, and dropping a
+    # detached day waits for every reader of them, holding the bid cycle back meanwhile. The
+    # writer takes the ids from those tables in its own transaction (stats.py), neither table
+    # deletes rows, and the aggregation joins both, so a dangling id is skipped, not an error.
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    keyword_id: Mapped[int | None] = mapped_column(BigInteger)
     marketplace: Mapped[str] = mapped_column(String(32))
     views: Mapped[int] = _counter()
     clicks: Mapped[int] = _counter()

@@ -172,7 +172,9 @@ def test_periodic_entries_expire_within_their_period() -> None:
         expires = entry_expires(entry)
         assert 0 < expires <= entry.period, entry.name
     for name, item in beat_schedule().items():
-        assert item["options"]["expires"] == entry_expires(next(e for e in PERIODIC_ENTRIES if e.name == name))
+        assert item["options"]["expires"] == entry_expires(
+            next(e for e in PERIODIC_ENTRIES if e.name == name)
+        )
 
 
 def test_visibility_timeout_is_set_in_all_three_places_above_hard_limits() -> None:
@@ -205,7 +207,9 @@ def test_self_check_names_a_beat_entry_whose_task_is_not_registered() -> None:
 
 @pytest.mark.worker
 @pytest.mark.parametrize("command", [["worker", "-Q", "marketing_low", "-c", "1"], ["beat"]])
-def test_worker_and_beat_refuse_a_beat_entry_naming_an_unregistered_task(command: list[str], tmp_path) -> None:
+def test_worker_and_beat_refuse_a_beat_entry_naming_an_unregistered_task(
+    command: list[str], tmp_path
+) -> None:
     extra = [f"--schedule={tmp_path / 's'}"] if command == ["beat"] else []
     result = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "tests.core.typo_beat_app", *command, *extra],

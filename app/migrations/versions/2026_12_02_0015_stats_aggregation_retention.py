@@ -11,6 +11,12 @@ find old bid history quickly, and the dead letters know messages the worker drop
   `CREATE TABLE … PARTITION OF` takes ACCESS EXCLUSIVE on marketing_stats, so behind any long
   query it queued every reader and writer of the table; `ATTACH PARTITION` needs only SHARE
   UPDATE EXCLUSIVE, which reads and inserts do not conflict with;
+- marketing_stats loses its two FOREIGN KEYs (to campaigns and keywords). Measured on
+  PostgreSQL 15: with them, ATTACH and DETACH … CONCURRENTLY of a day wait for every open
+  transaction that changed a campaign (SHARE ROW EXCLUSIVE on the referenced tables), and DROP of
+  a detached day waits for every open reader of marketing_campaigns (ACCESS EXCLUSIVE, to remove
+  its trigger), blocking the bid cycle's reads while it waits. Nothing deletes campaigns or
+  keywords, the writer takes their ids from the database, and the aggregation now joins both;
 - `ix_marketing_bid_history_created_at` for the bounded retention deletes;
 - `celery_failed_tasks.reason` accepts `unknown_task` and `rejected`.
 
@@ -85,6 +91,8 @@ BEGIN
          ORDER BY campaign_id, keyword_id, collected_at DESC, id DESC
     ) AS s
     JOIN marketing_campaigns AS c ON c.id = s.campaign_id
+    WHERE s.keyword_id IS NULL
+       OR EXISTS (SELECT 1 FROM marketing_keywords AS k WHERE k.id = s.keyword_id)
     ON CONFLICT (campaign_id, keyword_id, stat_date) DO UPDATE SET
         marketplace = EXCLUDED.marketplace,
         brand_id = EXCLUDED.brand_id,
@@ -161,6 +169,11 @@ END
 $$;
 """
 
+STATS_FOREIGN_KEYS = (
+    "fk_marketing_stats_campaign_id_marketing_campaigns",
+    "fk_marketing_stats_keyword_id_marketing_keywords",
+)
+
 OLD_REASONS = (
     "'retries_exhausted', 'failed', 'time_limit', 'expired', 'revoked', 'worker_lost', 'redelivery_cap'"
 )
@@ -187,6 +200,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("stat_date", name=op.f("pk_marketing_stats_aggregations")),
     )
+    for constraint in STATS_FOREIGN_KEYS:
+        op.drop_constraint(constraint, "marketing_stats", type_="foreignkey")
     op.execute(AGGREGATE_DAILY_SQL)
     op.execute(ENSURE_PARTITIONS_SQL)
     op.create_index(
@@ -207,4 +222,9 @@ def downgrade() -> None:
     op.drop_index("ix_marketing_bid_history_created_at", table_name="marketing_bid_history")
     op.execute(_initial_sql("ENSURE_PARTITIONS_SQL"))
     op.execute(_initial_sql("AGGREGATE_DAILY_SQL"))
+    for constraint, column, table in (
+        (STATS_FOREIGN_KEYS[0], "campaign_id", "marketing_campaigns"),
+        (STATS_FOREIGN_KEYS[1], "keyword_id", "marketing_keywords"),
+    ):
+        op.create_foreign_key(constraint, "marketing_stats", table, [column], ["id"])
     op.drop_table("marketing_stats_aggregations")

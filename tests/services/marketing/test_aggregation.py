@@ -7,11 +7,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.core.config import reset_settings_cache
 from app.core.database import session_scope
-from app.models.marketing import MarketingStatsAggregation, MarketingStatsDaily, MarketingStatsMonthly
+from app.models.marketing import (
+    MarketingKeyword,
+    MarketingStatsAggregation,
+    MarketingStatsDaily,
+    MarketingStatsMonthly,
+)
 from app.services.marketing.aggregation import (
     aggregate_days,
     days_between,
@@ -231,3 +236,15 @@ def test_nightly_run_aggregates_the_previous_moscow_day_not_the_utc_date(seeded:
     night = moscow_midnight(DAY) + timedelta(minutes=30)  # 00:30 Moscow is 21:30 UTC the day before
     assert night.date() == DAY - timedelta(days=1)
     assert run_daily_aggregation(now=night)["date"] == (DAY - timedelta(days=1)).isoformat()
+
+
+def test_a_snapshot_of_a_keyword_that_is_gone_is_skipped_not_an_error(seeded: Seeded) -> None:
+    campaign, keyword = seeded.campaign_ids[0], seeded.keyword_ids[0]
+    noon = moscow_midnight(DAY) + timedelta(hours=12)
+    write_snapshot(campaign, None, noon, Counters(views=10))
+    write_snapshot(campaign, keyword, noon, Counters(views=4))
+    with session_scope() as session:
+        session.execute(delete(MarketingKeyword).where(MarketingKeyword.id == keyword))
+
+    assert aggregate_days([DAY]).days == {DAY: 1}
+    assert set(daily_rows(DAY)) == {(campaign, None)}

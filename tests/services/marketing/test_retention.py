@@ -349,3 +349,23 @@ def test_a_day_without_partition_today_says_so(seeded: Seeded, small_batches_sho
     assert result["days_ahead"] == -1
     [alert] = alerts_of_type()
     assert "will be refused now" in alert.message
+
+
+def test_partition_ddl_does_not_wait_for_campaign_readers_or_writers(
+    seeded: Seeded, small_batches_short_locks: None
+) -> None:
+    day = days_ago(40)
+    snapshot_on(seeded, day, 9, views=5)
+    later = NOW + timedelta(days=800)
+    # The bid cycle reading campaigns and collect_stats updating spent_today, both mid-transaction.
+    with get_engine().connect() as reader, get_engine().connect() as writer:
+        reader.execute(select(func.count()).select_from(MarketingStatsDaily)).scalar_one()
+        reader.execute(text("SELECT count(*) FROM marketing_campaigns, marketing_keywords")).scalar_one()
+        writer.execute(text("UPDATE marketing_campaigns SET spent_today = spent_today + 1"))
+        writer.execute(text("UPDATE marketing_keywords SET current_bid = 100"))
+        created = run_create_partitions(now=later)
+        dropped = run_cleanup(NOW)["stats_days_dropped"]
+        reader.rollback()
+        writer.rollback()
+    assert (created["created"], created["error"]) == (8, None)
+    assert dropped == [day.isoformat()]
