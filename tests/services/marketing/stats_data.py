@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
+
 from app.core.clock import MOSCOW, moscow_today
+from app.core.config import reset_settings_cache
 from app.core.database import session_scope
 from app.core.secrets import encrypt_credentials
 from app.models.core import Brand
@@ -138,3 +141,24 @@ def kopecks_per(total: int, count: int) -> int:
     if count == 0:
         return 0
     return int((Decimal(total) / Decimal(count)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def derived(c: Counters) -> tuple[Decimal, int, int, Decimal]:
+    """CTR, CPC, CPO and DRR of `c` as the aggregation must compute them."""
+    return (
+        percent(c.clicks, c.views),
+        kopecks_per(c.spent, c.clicks),
+        kopecks_per(c.spent, c.orders),
+        percent(c.spent, c.revenue),
+    )
+
+
+def settings_overridden(monkeypatch: pytest.MonkeyPatch, **values: object) -> Iterator[None]:
+    """For a fixture (`yield from`): the settings with `values`, restored afterwards."""
+    for name, value in values.items():
+        monkeypatch.setenv(name, str(value))
+    reset_settings_cache()
+    yield
+    for name in values:
+        monkeypatch.delenv(name)
+    reset_settings_cache()

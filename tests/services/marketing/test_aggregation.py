@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from app.core.config import reset_settings_cache
 from app.core.database import session_scope
 from app.models.marketing import (
     MarketingKeyword,
@@ -28,10 +27,11 @@ from app.services.marketing.aggregation import (
 from tests.services.marketing.stats_data import (
     Counters,
     Seeded,
-    kopecks_per,
+    derived,
     moscow_midnight,
     percent,
     seed_campaigns,
+    settings_overridden,
     write_cumulative_days,
     write_snapshot,
 )
@@ -47,11 +47,7 @@ def seeded(clean_db: None) -> Seeded:
 
 @pytest.fixture
 def reaggregate_three_days(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("STATS_REAGGREGATE_DAYS", "3")
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("STATS_REAGGREGATE_DAYS")
-    reset_settings_cache()
+    yield from settings_overridden(monkeypatch, STATS_REAGGREGATE_DAYS=3)
 
 
 def daily_rows(day: date) -> dict[tuple[int, int | None], MarketingStatsDaily]:
@@ -96,10 +92,7 @@ def test_daily_row_is_the_last_of_96_cumulative_snapshots_of_the_moscow_day(seed
     assert figures(rows[(campaign, keyword)]) == keyword_days[DAY][-1][1]
     assert rows[(campaign, None)].views < sum(c.views for _, c in of_day)  # not the sum
     row = rows[(campaign, None)]
-    assert row.ctr == percent(last_snapshot.clicks, last_snapshot.views)
-    assert row.cpc == kopecks_per(last_snapshot.spent, last_snapshot.clicks)
-    assert row.cpo == kopecks_per(last_snapshot.spent, last_snapshot.orders)
-    assert row.drr == percent(last_snapshot.spent, last_snapshot.revenue)
+    assert (row.ctr, row.cpc, row.cpo, row.drr) == derived(last_snapshot)
     assert row.brand_id == seeded.brand_id
 
 
@@ -190,10 +183,7 @@ def test_monthly_counters_are_sums_of_daily_rows_and_averages_come_from_the_sums
             row = monthly[campaign]
             assert (row.stat_year, row.stat_month, row.active_days) == (2031, 3, len(days))
             assert figures(row) == sums
-            assert row.avg_ctr == percent(sums.clicks, sums.views)
-            assert row.avg_cpc == kopecks_per(sums.spent, sums.clicks)
-            assert row.avg_cpo == kopecks_per(sums.spent, sums.orders)
-            assert row.avg_drr == percent(sums.spent, sums.revenue)
+            assert (row.avg_ctr, row.avg_cpc, row.avg_cpo, row.avg_drr) == derived(sums)
             assert row.brand_id == seeded.brand_id
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from app.core.clock import add_months, month_start, moscow_today, now_utc
-from app.core.config import reset_settings_cache
 from app.core.database import get_engine, session_scope
 from app.models.marketing import (
     MarketingAlert,
@@ -31,13 +31,21 @@ from app.models.partitions import (
     stats_partitions,
 )
 from app.services.marketing.aggregation import aggregate_days
-from app.services.marketing.retention import retention_report, run_cleanup
+from app.services.marketing.retention import (
+    ALERTS_KEEP_MONTHS,
+    BID_HISTORY_KEEP_MONTHS,
+    DAILY_KEEP_MONTHS,
+    STATS_KEEP_DAYS,
+    retention_report,
+    run_cleanup,
+)
 from app.services.marketing.stats_partitions import ALERT_TYPE, run_create_partitions
 from tests.services.marketing.stats_data import (
     Counters,
     Seeded,
     moscow_midnight,
     seed_campaigns,
+    settings_overridden,
     write_snapshot,
 )
 
@@ -52,13 +60,7 @@ def seeded(clean_db: None) -> Seeded:
 
 @pytest.fixture
 def small_batches_short_locks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("RETENTION_DELETE_BATCH", "100")
-    monkeypatch.setenv("PARTITION_LOCK_TIMEOUT", "0.5")
-    reset_settings_cache()
-    yield
-    monkeypatch.delenv("RETENTION_DELETE_BATCH")
-    monkeypatch.delenv("PARTITION_LOCK_TIMEOUT")
-    reset_settings_cache()
+    yield from settings_overridden(monkeypatch, RETENTION_DELETE_BATCH=100, PARTITION_LOCK_TIMEOUT=0.5)
 
 
 def days_ago(days: int) -> date:
@@ -369,3 +371,14 @@ def test_partition_ddl_does_not_wait_for_campaign_readers_or_writers(
         writer.rollback()
     assert (created["created"], created["error"]) == (8, None)
     assert dropped == [day.isoformat()]
+
+
+def test_the_runbook_states_the_retention_the_code_applies() -> None:
+    runbook = (Path(__file__).resolve().parents[3] / "docs" / "operations.md").read_text(encoding="utf-8")
+    for table, kept in (
+        ("marketing_stats", f"{STATS_KEEP_DAYS} days"),
+        ("marketing_stats_daily", f"{DAILY_KEEP_MONTHS} months"),
+        ("marketing_bid_history", f"{BID_HISTORY_KEEP_MONTHS} months"),
+        ("marketing_alerts", f"{ALERTS_KEEP_MONTHS} months"),
+    ):
+        assert f"| `{table}` | {kept} |" in runbook, table
