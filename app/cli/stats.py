@@ -7,6 +7,7 @@ each table holds and what the next `cleanup_old_stats` will remove.
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 
 import typer
@@ -81,4 +82,5 @@ def retention_command() -> None:
         table.add_row(
             row.table, row.keeps, str(row.rows), row.oldest or "-", row.partitions_ahead, row.next_cleanup
         )
-    Console(width=None if Console().is_terminal else 200).print(table)
+    # Piped output (scripts, logs) gets whole lines instead of an 80-column squeeze.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)

@@ -11,9 +11,10 @@ instead of deleting rows (app/services/marketing/retention.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -59,9 +60,9 @@ def ensure_stats_partitions(session_or_conn: Session | Connection, from_date: da
     return int(created)
 
 
-def _named(rows: object) -> list[StatsPartition]:
+def _named(rows: Iterable[Sequence[Any]]) -> list[StatsPartition]:
     found = []
-    for schema, name, pending in rows:  # type: ignore[attr-defined]
+    for schema, name, pending in rows:
         match = _PARTITION_NAME.match(name)
         if match:
             day = datetime.strptime(match.group(1), "%Y%m%d").date()
