@@ -56,7 +56,8 @@ def test_aggregate_backfills_a_range_and_retention_shows_the_tables(clean_db: No
     report = cli("retention")
     assert report.returncode == 0, report.stderr
     [stats] = [line for line in report.stdout.splitlines() if "marketing_stats " in line]
-    assert "30 days" in stats and " 4 " in stats and str(days[0]) in stats and "nothing" in stats
+    assert "30 days" in stats and " 4 " in stats and str(days[0]) in stats
+    assert "not yet aggregated" not in stats  # (other tests may leave empty old partitions behind)
     for table in (
         "marketing_stats_daily",
         "marketing_stats_monthly",

@@ -16,6 +16,7 @@ from app.core.clock import moscow_today, now_utc, previous_month_bounds
 from app.core.database import session_scope
 from app.models.marketing import MarketingStatsDaily
 from app.models.partitions import list_stats_partitions, partition_name
+from app.services.marketing.retention import run_cleanup
 from tests.services.marketing.stats_data import Counters, moscow_midnight, seed_campaigns, write_snapshot
 
 pytestmark = pytest.mark.worker
@@ -40,6 +41,7 @@ def daily_views(day: object) -> int | None:
 def test_stats_tasks_run_by_their_spec_names_on_marketing_low_and_status_shows_them(
     clean_db: None, worker_factory, redis_client
 ) -> None:
+    run_cleanup()  # the empty old partitions other tests may have left in the shared database
     today = moscow_today(now_utc())
     yesterday, expired = today - timedelta(days=1), today - timedelta(days=40)
     campaign = seed_campaigns(1).campaign_ids[0]

@@ -55,6 +55,7 @@ TODAY = moscow_today(NOW)
 
 @pytest.fixture
 def seeded(clean_db: None) -> Seeded:
+    run_cleanup(NOW)  # the empty old partitions other tests may have left in the shared database
     return seed_campaigns(1)
 
 
