@@ -14,6 +14,7 @@ def build_cli() -> typer.Typer:
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
     from app.cli.services import db_app
+    from app.cli.stats import aggregate_command, retention_command
     from app.cli.status import status_command
     from app.cli.tasks import run_command
     from app.cli.up import secret_key_command, up_command
@@ -36,6 +37,12 @@ def build_cli() -> typer.Typer:
         # Task parameters (`--account 1`) pass through to the task.
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(run_command)
+    cli.command("aggregate", help="Aggregate daily and monthly statistics for a range of Moscow days.")(
+        aggregate_command
+    )
+    cli.command(
+        "retention", help="Rows and oldest row per table, partitions ahead, what the next cleanup removes."
+    )(retention_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
     )

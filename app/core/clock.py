@@ -7,7 +7,9 @@ logic (DESIGN.md §5: the spec's budget check used the UTC date).
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -15,6 +17,8 @@ import httpx
 from app.core.config import ConfigError, get_settings
 
 MOSCOW = ZoneInfo("Europe/Moscow")
+
+Day = TypeVar("Day", date, datetime)
 
 
 def now_utc() -> datetime:
@@ -70,3 +74,20 @@ def previous_month_bounds(moment: datetime | None = None) -> tuple[date, date]:
     first_of_this = moscow_today(moment).replace(day=1)
     last_of_previous = first_of_this - timedelta(days=1)
     return last_of_previous.replace(day=1), last_of_previous
+
+
+def add_months(moment: Day, months: int) -> Day:
+    """`moment` moved by whole calendar months (negative: back), the day clamped to the target
+    month's length: 31 March − 1 month = 28 (29) February. Retention ages are in months (spec 7.3.6)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return moment.replace(year=year, month=month + 1, day=min(moment.day, last_day))
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month_start(day: date) -> date:
+    return add_months(month_start(day), 1)

@@ -121,6 +121,31 @@ class Settings(BaseSettings):
         description="hours; the recent window the performance strategies and keyword safety judge",
     )
 
+    # --- Statistics and retention (spec 7.3.5, 7.3.6; issue 15) -------------------------------------
+    STATS_REAGGREGATE_DAYS: int = Field(
+        default=3,
+        ge=0,
+        le=30,
+        description="days; each nightly aggregation also redoes this many days before yesterday "
+        "(marketplaces correct them late: WB until ~09:00 Moscow, Ozon attributes orders for days)",
+    )
+    STATS_PARTITIONS_AHEAD: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="days; daily partitions of marketing_stats kept ready after today (fewer raise "
+        "a critical alert)",
+    )
+    RETENTION_DELETE_BATCH: int = Field(
+        default=5000, ge=100, description="rows; one retention DELETE transaction of bid history or alerts"
+    )
+    PARTITION_LOCK_TIMEOUT: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds; longest wait for a lock by partition DDL (create, detach) before it gives up "
+        "and retries on the next run",
+    )
+
     # --- Simulation ------------------------------------------------------------------------------
     CLOCK_URL: str | None = Field(
         default=None,

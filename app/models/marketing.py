@@ -211,6 +211,10 @@ class FailureReason(StrEnum):
     REVOKED = "revoked"
     WORKER_LOST = "worker_lost"
     REDELIVERY_CAP = "redelivery_cap"
+    # Dropped by the worker before any code of ours ran (issue 15 item 5): a message naming a task
+    # no module registers, or one it cannot accept (unknown format, a serializer not accepted).
+    UNKNOWN_TASK = "unknown_task"
+    REJECTED = "rejected"
 
 
 FAILURE_REASONS: Final[tuple[str, ...]] = tuple(FailureReason)
@@ -381,8 +385,13 @@ class MarketingStats(Base):
     # Moscow date the counters belong to; defaults to the database's Moscow "today".
     stat_date: Mapped[date] = mapped_column(Date, primary_key=True, server_default=text(MOSCOW_TODAY_SQL))
     collected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id"))
-    keyword_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_keywords.id"))
+    # Ids of marketing_campaigns / marketing_keywords without a FOREIGN KEY (issue 15): with one,
+    # every partition's attach and detach waits for open writes of those tables, and dropping a
+    # detached day waits for every reader of them, holding the bid cycle back meanwhile. The
+    # writer takes the ids from those tables in its own transaction (stats.py), neither table
+    # deletes rows, and the aggregation joins both, so a dangling id is skipped, not an error.
+    campaign_id: Mapped[int] = mapped_column(BigInteger)
+    keyword_id: Mapped[int | None] = mapped_column(BigInteger)
     marketplace: Mapped[str] = mapped_column(String(32))
     views: Mapped[int] = _counter()
     clicks: Mapped[int] = _counter()
@@ -430,6 +439,22 @@ class MarketingStatsDaily(CreatedAtMixin, Base):
     cpo: Mapped[int] = _money()
     drr: Mapped[Decimal] = mapped_column(Numeric(7, 2), server_default=text("0"), comment="percent")
     avg_position: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+
+
+class MarketingStatsAggregation(Base):
+    """The newest snapshot the daily aggregation of a Moscow day has seen.
+
+    Written by `fn_marketing_aggregate_daily_stats` itself. Retention compares it with the day's
+    partition before dropping it: a day with a newer snapshot is aggregated again first, so no
+    snapshot goes before its figures are in `marketing_stats_daily` (issue 15 item 3).
+    """
+
+    __tablename__ = "marketing_stats_aggregations"
+
+    stat_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    # max(marketing_stats.id) of the day when it was aggregated; NULL: the day had no snapshots.
+    last_snapshot_id: Mapped[int | None] = mapped_column(BigInteger)
+    aggregated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class MarketingStatsMonthly(Base):
@@ -534,6 +559,8 @@ class MarketingBidHistory(CreatedAtMixin, Base):
         CheckConstraint(check_in("source", BID_SOURCES), name="source"),
         Index("ix_marketing_bid_history_keyword_id_created_at", "keyword_id", "created_at"),
         Index("ix_marketing_bid_history_campaign_id_created_at", "campaign_id", "created_at"),
+        # Retention deletes by age in bounded batches (issue 15 item 3).
+        Index("ix_marketing_bid_history_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

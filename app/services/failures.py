@@ -15,18 +15,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.core.secrets import redact
-from app.models.marketing import CeleryFailedTask
+from app.models.marketing import FAILURE_REASONS, CeleryFailedTask
 from app.services.marketing.alerts import AlertRequest, create_alert
 
-FAILURE_REASONS = (
-    "retries_exhausted",
-    "failed",
-    "time_limit",
-    "expired",
-    "revoked",
-    "worker_lost",
-    "redelivery_cap",
-)
 MAX_TEXT = 20_000
 
 

@@ -16,6 +16,10 @@ from app.core.celery_config import (
     celery_app,
     config_problems,
     create_app,
+    entry_expires,
+    installed_task_modules,
+    task_module,
+    unregistered_beat_tasks,
 )
 from app.core.config import Settings
 
@@ -89,6 +93,16 @@ SPEC_BEAT = {
     ),
 }
 
+# Beyond the spec (issue 15 item 3): the partitions of marketing_stats created ahead, hourly.
+ADDED_BEAT = {
+    "marketing-create-stats-partitions": (
+        "app.tasks.marketing.cleanup.create_stats_partitions",
+        crontab(minute=50),
+        [],
+        "marketing_low",
+    ),
+}
+
 SPEC_ROUTES = {
     "app.tasks.marketing.bid_cycle.*": "marketing_high",
     "app.tasks.marketing.budgets.*": "marketing_high",
@@ -136,10 +150,16 @@ def test_every_spec_route_is_kept() -> None:
     assert routes["app.tasks.marketing.bids.*"] == {"queue": "marketing_high"}
 
 
-def test_beat_schedule_equals_spec_7_2_2() -> None:
+def test_beat_schedule_equals_spec_7_2_2_for_the_modules_of_this_build() -> None:
+    expected = {**SPEC_BEAT, **ADDED_BEAT}
+    assert {entry.name for entry in PERIODIC_ENTRIES} == set(expected)
+    installed = set(installed_task_modules())
+    in_build = {name for name, (task, *_) in expected.items() if task_module(task) in installed}
     schedule = celery_app.conf.beat_schedule
-    assert set(schedule) == set(SPEC_BEAT)
-    for name, (task, cron, args, queue) in SPEC_BEAT.items():
+    assert set(schedule) == in_build
+    assert {"marketing-aggregate-daily-stats", "marketing-cleanup-old-stats"} <= in_build
+    for name in in_build:
+        task, cron, args, queue = expected[name]
         entry = schedule[name]
         assert entry["task"] == task
         assert entry["schedule"] == cron, name
@@ -149,8 +169,12 @@ def test_beat_schedule_equals_spec_7_2_2() -> None:
 
 def test_periodic_entries_expire_within_their_period() -> None:
     for entry in PERIODIC_ENTRIES:
-        expires = beat_schedule()[entry.name]["options"]["expires"]
+        expires = entry_expires(entry)
         assert 0 < expires <= entry.period, entry.name
+    for name, item in beat_schedule().items():
+        assert item["options"]["expires"] == entry_expires(
+            next(e for e in PERIODIC_ENTRIES if e.name == name)
+        )
 
 
 def test_visibility_timeout_is_set_in_all_three_places_above_hard_limits() -> None:
@@ -165,6 +189,42 @@ def test_visibility_timeout_is_set_in_all_three_places_above_hard_limits() -> No
 def test_self_check_accepts_the_defaults() -> None:
     celery_app.loader.import_default_modules()
     assert config_problems(celery_app, Settings()) == []
+    assert unregistered_beat_tasks(celery_app) == []
+
+
+def test_self_check_names_a_beat_entry_whose_task_is_not_registered() -> None:
+    app = create_app(Settings())
+    app.loader.import_default_modules()
+    app.conf.beat_schedule = {
+        **app.conf.beat_schedule,
+        "marketing-typo": {"task": "app.tasks.marketing.cleanup.cleanup_old_stat", "schedule": 60.0},
+    }
+    assert unregistered_beat_tasks(app) == [
+        "entry marketing-typo names app.tasks.marketing.cleanup.cleanup_old_stat, which no task module "
+        "registers; fix the task name in app/core/celery_config.py PERIODIC_ENTRIES"
+    ]
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("command", [["worker", "-Q", "marketing_low", "-c", "1"], ["beat"]])
+def test_worker_and_beat_refuse_a_beat_entry_naming_an_unregistered_task(
+    command: list[str], tmp_path
+) -> None:
+    extra = [f"--schedule={tmp_path / 's'}"] if command == ["beat"] else []
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tests.core.typo_beat_app", *command, *extra],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith(
+        "error: Unknown task in the beat schedule: entry marketing-typo names "
+        "app.tasks.marketing.cleanup.cleanup_old_stat, which no task module registers; fix the task name "
+        "in app/core/celery_config.py PERIODIC_ENTRIES"
+    ), last
 
 
 def test_self_check_refuses_lock_ttl_below_hard_limit() -> None:

@@ -89,3 +89,33 @@ def test_successful_task_leaves_no_dead_letter_and_records_its_last_run(
     with session_scope() as session:
         assert session.scalars(select(CeleryFailedTask)).first() is None
     assert redis_client.hget("marketing:task_last_run", "app.tasks.marketing.alerts.test_succeeds")
+
+
+def test_message_naming_an_unregistered_task_is_a_dead_letter_not_a_log_line(
+    clean_db, worker_factory
+) -> None:
+    worker = worker_factory(queues="marketing_low")
+    # A typo of a real task, routed to marketing_low by its module's route.
+    name = "app.tasks.marketing.aggregation.aggregate_daily_stat"
+    result = celery_app.send_task(name, args=[3], kwargs={"token": "wb-secret"})
+    row = wait_for_dead_letter(result.id)
+    assert row.reason == "unknown_task", worker.log()[-3000:]
+    assert row.task_name == name
+    assert "no task module of this worker registers" in row.exception
+    assert (row.args, row.kwargs, row.queue) == ([3], {"token": "***"}, "marketing_low")
+    alerts = critical_alerts_for(result.id)
+    assert [a.severity for a in alerts] == ["critical"]
+
+
+def test_message_the_worker_must_reject_is_a_dead_letter(clean_db, worker_factory) -> None:
+    worker = worker_factory(queues="marketing_low")
+    # pickle is outside accept_content: the worker refuses to deserialize it.
+    result = celery_app.send_task(
+        "app.tasks.marketing.cleanup.cleanup_old_stats", serializer="pickle", queue="marketing_low"
+    )
+    row = wait_for_dead_letter(result.id)
+    assert row.reason == "rejected", worker.log()[-3000:]
+    assert row.task_name == "app.tasks.marketing.cleanup.cleanup_old_stats"
+    assert "ContentDisallowed" in row.exception and "pickle" in row.exception
+    assert row.args == [] and row.kwargs == {}  # never unpickled
+    assert len(critical_alerts_for(result.id)) == 1

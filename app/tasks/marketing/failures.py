@@ -3,17 +3,22 @@
 `task_failure` fires in the pool child for exceptions (after the last retry) and in the worker's
 main process for hard time limits, lost workers past the redelivery cap and rejected messages —
 where the task's own on_failure never runs (celery-reliability.md §1.5). `task_revoked` with
-`expired=True` covers periodic messages that waited past their `expires` (§1.4).
+`expired=True` covers periodic messages that waited past their `expires` (§1.4). `task_unknown`
+(a message naming a task no module registers) and `task_rejected` (a message the worker cannot
+accept: not a task message, or a serializer outside `accept_content`) fire in the main process
+when the consumer drops a message, which Celery itself only logs (issue 15 item 5).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery import signals
 from celery.exceptions import Reject
+from kombu.message import Message
 
 from app.core.database import session_scope
 from app.services.failures import FailedTask, record_failed_task
@@ -102,5 +107,83 @@ def _on_task_revoked(sender: Any = None, request: Any = None, expired: bool = Fa
             args=list(getattr(request, "args", None) or []),
             kwargs=dict(getattr(request, "kwargs", None) or {}),
             queue=(getattr(request, "delivery_info", None) or {}).get("routing_key"),
+        )
+    )
+
+
+def _message_ids(message: Message) -> tuple[str, str]:
+    """Task id and name from the headers (protocol 2); a message without an id gets one of its own."""
+    headers = message.headers or {}
+    task_id = headers.get("id") or message.properties.get("correlation_id") or f"dropped-{uuid.uuid4()}"
+    return str(task_id)[:64], str(headers.get("task") or "unknown")[:255]
+
+
+def _json_arguments(message: Message) -> tuple[list[Any], dict[str, Any]]:
+    """A protocol-2 JSON body's args and kwargs; anything else is left undecoded (never unpickled)."""
+    if message.content_type != "application/json":
+        return [], {}
+    try:
+        body = message.decode()
+    except Exception:  # an undecodable body is what is being reported, not a new failure
+        return [], {}
+    if isinstance(body, list | tuple) and len(body) == 3:
+        args, kwargs, _ = body
+        if isinstance(args, list | tuple) and isinstance(kwargs, dict):
+            return list(args), kwargs
+    return [], {}
+
+
+def _routing_key(message: Message) -> str | None:
+    return (message.delivery_info or {}).get("routing_key")
+
+
+@signals.task_unknown.connect
+def _on_task_unknown(
+    sender: Any = None,
+    message: Message | None = None,
+    name: str | None = None,
+    id: str | None = None,  # the signal's own argument name
+    **_: Any,
+) -> None:
+    if message is None:
+        return
+    task_id, header_name = _message_ids(message)
+    task_name = str(name or header_name)
+    args, kwargs = _json_arguments(message)
+    _store(
+        FailedTask(
+            task_id=str(id or task_id)[:64],
+            task_name=task_name[:255],
+            reason="unknown_task",
+            exception=f"NotRegistered: no task module of this worker registers {task_name!r} "
+            "(a wrong name in the beat schedule or a caller, or a worker running an older build)",
+            args=args,
+            kwargs=kwargs,
+            queue=_routing_key(message),
+        )
+    )
+
+
+@signals.task_rejected.connect
+def _on_task_rejected(
+    sender: Any = None, message: Message | None = None, exc: BaseException | None = None, **_: Any
+) -> None:
+    if message is None:
+        return
+    task_id, task_name = _message_ids(message)
+    problem = (
+        describe(exc)
+        if exc is not None
+        else f"UnknownMessage: not a Celery task message (content type {message.content_type!r})"
+    )
+    _store(
+        FailedTask(
+            task_id=task_id,
+            task_name=task_name,
+            reason="rejected",
+            exception=problem,
+            args=[],
+            kwargs={},
+            queue=_routing_key(message),
         )
     )
