@@ -13,6 +13,7 @@ def build_cli() -> typer.Typer:
     # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
+    from app.cli.report import report_command
     from app.cli.services import db_app
     from app.cli.status import status_command
     from app.cli.tasks import run_command
@@ -36,6 +37,10 @@ def build_cli() -> typer.Typer:
         # Task parameters (`--account 1`) pass through to the task.
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     )(run_command)
+    cli.command(
+        "report",
+        help="A brand's ad report (XLSX with charts, or CSV) over Moscow days; prints the file's path.",
+    )(report_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
     )
