@@ -24,6 +24,7 @@ from app.services.marketing.reports.metrics import (
     INCOMPLETE_DAY,
     METRIC_COLUMNS,
     RECOMMENDATION_STATUS_NAMES,
+    Column,
     Kind,
     metric_values,
     rubles,
@@ -49,6 +50,7 @@ NUMBER_FORMATS: Final = {
 }
 COLUMN_WIDTHS: Final = {Kind.DATE: 11, Kind.DATETIME: 16, Kind.INT: 10, Kind.MONEY: 13, Kind.DECIMAL: 10}
 TEXT_WIDTH: Final = 22
+SUMMARY_WIDTHS: Final = (36, 46)  # label and value columns of the summary
 CHART_BARS: Final = 10  # bars in the ranking charts
 SPEND_COLOUR, REVENUE_COLOUR, DRR_COLOUR, ORDERS_COLOUR = "#4472C4", "#70AD47", "#C00000", "#ED7D31"
 # The current day's bars, lighter: its numbers are still growing.
@@ -64,6 +66,7 @@ class Formats:
     title: Any
     header: Any
     note: Any
+    paragraph: Any
     label: Any
     cells: dict[tuple[Kind, bool], Any]  # (kind, is the row incomplete) → format
 
@@ -81,6 +84,9 @@ class Formats:
                 {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#D9E1F2", "border": 1}
             ),
             note=book.add_format({"italic": True, "font_color": "#595959"}),
+            paragraph=book.add_format(
+                {"italic": True, "font_color": "#595959", "text_wrap": True, "valign": "top"}
+            ),
             label=book.add_format({"bold": True}),
             cells=cells,
         )
@@ -107,21 +113,38 @@ class SheetWriter:
         self.name = name
         self.formats = formats
         self.row = 0
+        # Printed (or exported to PDF) landscape, as wide as one page.
+        self.sheet.set_landscape()
+        self.sheet.set_paper(9)  # A4
+        self.sheet.fit_to_pages(1, 0)
 
-    def widths(self, table: Table, first_col: int = 0) -> None:
-        for offset, column in enumerate(table.columns):
-            width = COLUMN_WIDTHS.get(column.kind, TEXT_WIDTH)
-            self.sheet.set_column(first_col + offset, first_col + offset, width)
+    @staticmethod
+    def width(column: Column) -> int:
+        return COLUMN_WIDTHS.get(column.kind, TEXT_WIDTH)
+
+    def widths(self, table: Table) -> None:
+        for col, column in enumerate(table.columns):
+            self.sheet.set_column(col, col, self.width(column))
 
     def line(self, text: str, fmt: Any = None) -> None:
         self.sheet.write_string(self.row, 0, text, fmt or self.formats.note)
         self.row += 1
 
+    def paragraph(self, text: str, last_col: int, width: int) -> None:
+        """A long note wrapped over columns 0..last_col (`width` characters wide in all)."""
+        lines = -(-len(text) // max(1, int(width * 0.9)))  # ceiling; italics are a little narrower
+        self.sheet.set_row(self.row, 15 * lines)
+        self.sheet.merge_range(self.row, 0, self.row, last_col, text, self.formats.paragraph)
+        self.row += 1
+
     def skip(self, rows: int = 1) -> None:
         self.row += rows
 
-    def table(self, table: Table) -> tuple[int, int]:
-        """Header and rows from the current row; returns (first data row, last data row)."""
+    def table(self, table: Table, when_empty: str = "Нет данных за период.") -> tuple[int, int]:
+        """Header and rows from the current row, or under the header, after a blank row, `when_empty`;
+        returns (first data row, last data row)."""
+        lines = max(-(-len(c.header) // self.width(c)) for c in table.columns)
+        self.sheet.set_row(self.row, 15 * lines)  # wrapped headers: constant-memory rows do not grow
         for col, column in enumerate(table.columns):
             self.sheet.write_string(self.row, col, column.header, self.formats.header)
         self.row += 1
@@ -131,7 +154,11 @@ class SheetWriter:
             for col, (value, column) in enumerate(zip(values, table.columns, strict=True)):
                 self.cell(col, excel_value(value, column.kind), column.kind, incomplete)
             self.row += 1
-        return first, self.row - 1
+        last = self.row - 1
+        if not table.rows:
+            self.skip()
+            self.line(when_empty)
+        return first, last
 
     def cell(self, col: int, value: object, kind: Kind, incomplete: bool = False) -> None:
         fmt = self.formats.cells[(kind, incomplete)]
@@ -286,22 +313,15 @@ def orders_chart(book: Any, sheet: str, table: Table, first: int, last: int, dat
 
 
 def ranking_chart(
-    book: Any,
-    sheet: str,
-    title: str,
-    names: tuple[int, int],
-    values: tuple[int, int],
-    col_value: int,
-    col_name: int,
-    colour: str,
+    book: Any, sheet: str, title: str, rows: tuple[int, int], col_name: int, col_value: int, colour: str
 ) -> Any:
     """Horizontal bars, the first row on top."""
     chart = book.add_chart({"type": "bar"})
     chart.add_series(
         {
             "name": title,
-            "categories": [sheet, names[0], col_name, names[1], col_name],
-            "values": [sheet, values[0], col_value, values[1], col_value],
+            "categories": [sheet, rows[0], col_name, rows[1], col_name],
+            "values": [sheet, rows[0], col_value, rows[1], col_value],
             "fill": {"color": colour},
             "data_labels": {"value": True, "num_format": "#,##0"},
         }
@@ -315,8 +335,9 @@ def ranking_chart(
 def _write_summary(sheet: SheetWriter, data: ReportData) -> None:
     scope, request = data.scope, data.request
     formats = sheet.formats
-    sheet.sheet.set_column(0, 0, 28)
-    sheet.sheet.set_column(1, 1, 44)
+    sheet.sheet.set_column(0, 0, SUMMARY_WIDTHS[0])
+    sheet.sheet.set_column(1, 1, SUMMARY_WIDTHS[1])
+    sheet.sheet.fit_to_pages(1, 1)  # the summary and its chart on one page
     sheet.line(f"Отчёт по рекламе: {scope.brand_name}", formats.title)
     period_days = (request.date_to - request.date_from).days + 1
     facts = [
@@ -358,7 +379,7 @@ def _write_summary(sheet: SheetWriter, data: ReportData) -> None:
         SOURCE_NOTE,
         "Деньги — в рублях; ставки Яндекс Маркета — в % от цены товара.",
     ):
-        sheet.line(note)
+        sheet.paragraph(note, 1, SUMMARY_WIDTHS[0] + SUMMARY_WIDTHS[1])
 
 
 def _write_campaigns(book: Any, formats: Formats, data: ReportData) -> int:
@@ -369,7 +390,6 @@ def _write_campaigns(book: Any, formats: Formats, data: ReportData) -> int:
     sheet.line("Кампании по расходу за период", formats.title)
     first, last = sheet.table(table)
     if not table.rows:
-        sheet.line("Нет данных за период.")
         return 0
     bars = (first, min(last, first + CHART_BARS - 1))
     chart = ranking_chart(
@@ -377,9 +397,8 @@ def _write_campaigns(book: Any, formats: Formats, data: ReportData) -> int:
         sheet.name,
         f"Топ-{bars[1] - bars[0] + 1} кампаний по расходу, ₽",
         bars,
-        bars,
-        table.index("Расход"),
         table.index("Кампания"),
+        table.index("Расход"),
         SPEND_COLOUR,
     )
     sheet.sheet.insert_chart(1, len(table.columns) + 1, chart, {"x_scale": 1.5, "y_scale": 1.2})
@@ -404,15 +423,12 @@ def _write_keywords(book: Any, formats: Formats, data: ReportData) -> int:
                 sheet.name,
                 f"Топ-{bars[1] - bars[0] + 1} {title}",
                 bars,
-                bars,
-                table.index(header),
                 table.index("Ключ"),
+                table.index(header),
                 colour,
             )
             sheet.sheet.insert_chart(first - 1, len(table.columns) + 1, chart, {"x_scale": 1.3})
             charts += 1
-        else:
-            sheet.line("Нет данных за период.")
         sheet.skip(max(2, 17 - len(table.rows)))  # room for the chart beside the table
     return charts
 
@@ -431,9 +447,7 @@ def _write_bid_changes(book: Any, formats: Formats, data: ReportData) -> None:
         sheet.line(
             f"Показаны последние {len(table.rows)} из {data.bid_changes_total} (не больше {MAX_LIST_ROWS})."
         )
-    sheet.table(table)
-    if not table.rows:
-        sheet.line("Ставки за период не менялись.")
+    sheet.table(table, when_empty="Ставки за период не менялись.")
 
 
 def _write_recommendations(book: Any, formats: Formats, data: ReportData) -> None:
@@ -445,6 +459,4 @@ def _write_recommendations(book: Any, formats: Formats, data: ReportData) -> Non
     sheet.line(f"Открытые рекомендации ({statuses}), сначала важные", formats.title)
     if data.recommendations_total > len(table.rows):
         sheet.line(f"Показаны {len(table.rows)} из {data.recommendations_total}.")
-    sheet.table(table)
-    if not table.rows:
-        sheet.line("Открытых рекомендаций нет.")
+    sheet.table(table, when_empty="Открытых рекомендаций нет.")
