@@ -102,9 +102,8 @@ def wait_with_progress(result: AsyncResult, timeout: float) -> dict[str, Any]:
             time.sleep(0.2)
     if result.failed():
         error = result.result
-        if isinstance(error, ReportError):
-            raise UserError(str(error))
         raise UserError(f"the report failed: {type(error).__name__}: {error}")
     value = result.result
-    assert isinstance(value, dict)
+    if not isinstance(value, dict) or "path" not in value:
+        raise UserError(str(value.get("refused") if isinstance(value, dict) else value))
     return value
