@@ -177,49 +177,49 @@ def write_xlsx(data: ReportData, path: Path) -> int:
     book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False})
     book.set_properties({"title": f"Отчёт по рекламе: {data.scope.brand_name}", "author": "ADOLF Marketing"})
     formats = Formats.create(book)
-    charts = 0
-    daily = daily_table(data)
-    summary = SheetWriter(book, formats, "Сводка")
-    days = SheetWriter(book, formats, "По дням")
-    first, last = _write_daily(days, daily, data)
-    day_rows = last - 1  # the last row is the period's total, not a day
-    summary.sheet.insert_chart(
-        1, 3, main_chart(book, days.name, daily, first, day_rows, data), {"x_scale": 1.6, "y_scale": 1.3}
-    )
-    days.sheet.insert_chart(
-        1, len(daily.columns) + 1, orders_chart(book, days.name, daily, first, day_rows, data)
-    )
-    charts += 2
+    summary = SheetWriter(book, formats, "Сводка")  # the first sheet: where the workbook opens
+    charts = _write_daily(book, formats, data, summary)
     _write_summary(summary, data)
     charts += _write_campaigns(book, formats, data)
     charts += _write_keywords(book, formats, data)
     _write_bid_changes(book, formats, data)
     _write_recommendations(book, formats, data)
-    flat = flat_table(data)
-    sheet = SheetWriter(book, formats, "Данные")
-    sheet.widths(flat)
-    sheet.sheet.freeze_panes(1, 0)
-    _, flat_last = sheet.table(flat)
-    if flat.rows:
-        sheet.sheet.autofilter(0, 0, flat_last, len(flat.columns) - 1)
+    _write_flat(book, formats, data)
     book.close()
     return charts
 
 
-def _write_daily(sheet: SheetWriter, table: Table, data: ReportData) -> tuple[int, int]:
+def _write_daily(book: Any, formats: Formats, data: ReportData, summary: SheetWriter) -> int:
+    """The days sheet, its orders chart, and the main chart (placed on the summary)."""
+    table = daily_table(data)
+    sheet = SheetWriter(book, formats, "По дням")
     sheet.widths(table)
     sheet.sheet.set_column(1, 1, 24)
     sheet.sheet.freeze_panes(2, 1)
-    sheet.line(
-        f"Показатели по дням: {data.scope.brand_name} (дни по московскому времени)", sheet.formats.title
-    )
+    sheet.line(f"Показатели по дням: {data.scope.brand_name} (дни по московскому времени)", formats.title)
     first, last = sheet.table(table)
+    last -= 1  # the last row is the period's total, not a day
     sheet.skip()
     sheet.line(DRR_BASIS)
     if data.includes_today:
         sheet.line(f"{data.today:%d.%m.%Y}: {INCOMPLETE_DAY} — {_snapshot_time(data)}.")
     sheet.line(ATTRIBUTION_NOTE)
-    return first, last
+    main = main_chart(book, sheet.name, table, first, last, data)
+    summary.sheet.insert_chart(1, 3, main, {"x_scale": 1.6, "y_scale": 1.3})
+    sheet.sheet.insert_chart(
+        1, len(table.columns) + 1, orders_chart(book, sheet.name, table, first, last, data)
+    )
+    return 2
+
+
+def _write_flat(book: Any, formats: Formats, data: ReportData) -> None:
+    table = flat_table(data)
+    sheet = SheetWriter(book, formats, "Данные")
+    sheet.widths(table)
+    sheet.sheet.freeze_panes(1, 0)
+    _, last = sheet.table(table)
+    if table.rows:
+        sheet.sheet.autofilter(0, 0, last, len(table.columns) - 1)
 
 
 def _snapshot_time(data: ReportData) -> str:
