@@ -77,13 +77,15 @@ def report_arguments(
 
 def wait_with_progress(result: AsyncResult, timeout: float) -> dict[str, Any]:
     started = time.monotonic()
+    console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,  # piped or captured: only the path, or the one-line error
     ) as bar:
         task = bar.add_task("waiting for a marketing_low worker", total=None)
         while not result.ready():
