@@ -27,8 +27,8 @@ def decimal_comma(value: Decimal) -> str:
 def csv_text(value: object, kind: Kind) -> str:
     if value is None:
         return ""
-    if kind is Kind.MONEY:
-        return decimal_comma(rubles(int(value)))  # type: ignore[call-overload]
+    if kind is Kind.MONEY and isinstance(value, int):
+        return decimal_comma(rubles(value))
     if isinstance(value, Decimal):
         return decimal_comma(value)
     if isinstance(value, datetime):

@@ -96,6 +96,7 @@ def check_period(date_from: date, date_to: date, today: date | None = None) -> N
 
 
 def _by_id_or_name(text: str) -> int | None:
+    """The id a command-line value may be (tried first, then the value as a name)."""
     return int(text) if text.strip().isdigit() else None
 
 
@@ -136,11 +137,11 @@ def _scope_of(
 def _find_account(session: Session, brand_id: int, account: str) -> MarketplaceAccount:
     account_id = _by_id_or_name(account)
     query = select(MarketplaceAccount).where(MarketplaceAccount.brand_id == brand_id)
-    matches = session.scalars(
-        query.where(MarketplaceAccount.id == account_id)
-        if account_id is not None
-        else query.where(MarketplaceAccount.name == account.strip())
-    ).all()
+    matches = []
+    if account_id is not None:
+        matches = list(session.scalars(query.where(MarketplaceAccount.id == account_id)))
+    if not matches:  # a name, digits or not
+        matches = list(session.scalars(query.where(MarketplaceAccount.name == account.strip())))
     if not matches:
         raise ReportError(
             f"the brand has no account {account!r}; `adolf-marketing accounts list` shows accounts and ids"

@@ -96,8 +96,8 @@ def excel_value(value: object, kind: Kind) -> object:
     """What the cell holds: rubles for kopecks, floats for Decimals, naive Moscow time for timestamps."""
     if value is None:
         return None
-    if kind is Kind.MONEY:
-        return float(rubles(int(value)))  # type: ignore[call-overload]
+    if kind is Kind.MONEY and isinstance(value, int):
+        return float(rubles(value))
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
