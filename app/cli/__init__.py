@@ -13,6 +13,7 @@ def build_cli() -> typer.Typer:
     # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
+    from app.cli.report import report_command
     from app.cli.services import db_app
     from app.cli.stats import aggregate_command, retention_command
     from app.cli.status import status_command
@@ -43,6 +44,10 @@ def build_cli() -> typer.Typer:
     cli.command(
         "retention", help="Rows and oldest row per table, partitions ahead, what the next cleanup removes."
     )(retention_command)
+    cli.command(
+        "report",
+        help="A brand's ad report (XLSX with charts, or CSV) over Moscow days; prints the file's path.",
+    )(report_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
     )

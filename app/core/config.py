@@ -146,6 +146,13 @@ class Settings(BaseSettings):
         "and retries on the next run",
     )
 
+    # --- Reports (issue 11 item 4) ------------------------------------------------------------
+    REPORTS_DIR: Path | None = Field(
+        default=None,
+        description="Folder generate_report writes XLSX/CSV files to (on the worker's machine); "
+        "unset = DATA_DIR/reports",
+    )
+
     # --- Simulation ------------------------------------------------------------------------------
     CLOCK_URL: str | None = Field(
         default=None,
@@ -208,6 +215,10 @@ class Settings(BaseSettings):
     @property
     def pgdata_path(self) -> Path:
         return self.DATA_DIR / "postgres"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.REPORTS_DIR or self.DATA_DIR / "reports"
 
 
 def _describe(error: ValidationError) -> str:
