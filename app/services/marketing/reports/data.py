@@ -25,8 +25,8 @@ from app.models.marketing import (
     MarketingStatsDaily,
     MarketplaceAccount,
 )
-from app.services.marketing.bidding import PeriodStats
 from app.services.marketing.bid_cycle.inputs import latest_stats
+from app.services.marketing.bidding import PeriodStats
 from app.services.marketing.reports.metrics import Totals, total
 from app.services.marketing.reports.request import ReportRequest, ReportScope
 
