@@ -12,11 +12,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Final
 
-from app.models.marketing import Marketplace
+from app.core.marketplaces import MARKETPLACES, Marketplace
+from app.services.marketing.adapters.rules import rules_for
 
 # Yandex Market's boost report has no order value (adapters/yandex_market.py), so its spend has no
 # revenue to be compared with: DRR is computed over the marketplaces that report ad revenue only.
-AD_REVENUE_MARKETPLACES: Final[frozenset[str]] = frozenset({Marketplace.WB, Marketplace.OZON})
+AD_REVENUE_MARKETPLACES: Final[frozenset[str]] = frozenset(
+    m for m in MARKETPLACES if rules_for(m).reports_revenue
+)
 
 DRR_BASIS: Final = (
     "ДРР = Расход ÷ Выручка × 100 %, где Выручка — стоимость заказов, которые маркетплейс приписал "
