@@ -55,6 +55,7 @@ EXPECTED_TABLES = {
     "marketing_bid_history",
     "marketing_alerts",
     "marketing_recommendations",
+    "marketing_analytics_runs",
     "celery_failed_tasks",
 }
 
