@@ -120,9 +120,14 @@ class Settings(BaseSettings):
         default="claude-opus-5",
         description="Claude model id; the spec's claude-opus-4-5 reaches its end of life on 2027-01-22",
     )
-    CLAUDE_TIMEOUT: float = Field(default=60.0, gt=0, description="seconds; timeout of one Anthropic API call")
+    CLAUDE_TIMEOUT: float = Field(
+        default=60.0, gt=0, description="seconds; timeout of one Anthropic API call"
+    )
     CLAUDE_MAX_RETRIES: int = Field(
-        default=2, ge=0, le=10, description="count; SDK retries of one call on 408/409/429/5xx and connection errors"
+        default=2,
+        ge=0,
+        le=10,
+        description="count; SDK retries of one call on 408/409/429/5xx and connection errors",
     )
     CLAUDE_MAX_TOKENS: int = Field(
         default=2048, ge=256, description="tokens; the longest answer Claude may give for one campaign"

@@ -231,7 +231,10 @@ class RecommendationType(StrEnum):
 
 
 RECOMMENDATION_TYPES: Final[tuple[str, ...]] = tuple(RecommendationType)
-BID_RECOMMENDATION_TYPES: Final[tuple[str, ...]] = (RecommendationType.RAISE_BID, RecommendationType.LOWER_BID)
+BID_RECOMMENDATION_TYPES: Final[tuple[str, ...]] = (
+    RecommendationType.RAISE_BID,
+    RecommendationType.LOWER_BID,
+)
 
 
 class AnalyticsRunStatus(StrEnum):

@@ -49,7 +49,8 @@ CHARS_PER_TOKEN = 4
 
 def api_error(status: int, kind: str, message: str, request_id: str = "") -> JSONBody:
     return JSONBody(
-        {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id or None}, status
+        {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id or None},
+        status,
     )
 
 
@@ -77,7 +78,11 @@ def validate_params(params: Any) -> None:
     system = params.get("system")
     if isinstance(system, list):
         for block in system:
-            if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+            if (
+                not isinstance(block, dict)
+                or block.get("type") != "text"
+                or not isinstance(block.get("text"), str)
+            ):
                 raise InvalidParams("system: blocks must be {type: text, text: ...}")
             cache = block.get("cache_control")
             if cache is not None and (
@@ -91,7 +96,11 @@ def validate_params(params: Any) -> None:
     output = params.get("output_config")
     if output is not None:
         fmt = output.get("format") if isinstance(output, dict) else None
-        if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        if (
+            not isinstance(fmt, dict)
+            or fmt.get("type") != "json_schema"
+            or not isinstance(fmt.get("schema"), dict)
+        ):
             raise InvalidParams("output_config.format: use {type: json_schema, schema: {...}}")
 
 
@@ -124,7 +133,10 @@ def advise(document: Any, mode: str) -> list[dict[str, Any]]:
     biddable = [
         k
         for k in keywords
-        if k.get("bid_by_hand") and isinstance(k.get("bid"), int) and k["bid"] > 0 and (k.get("revenue_rub") or 0) > 0
+        if k.get("bid_by_hand")
+        and isinstance(k.get("bid"), int)
+        and k["bid"] > 0
+        and (k.get("revenue_rub") or 0) > 0
     ]
     biddable.sort(key=lambda k: ((k.get("spend_rub") or 0) / (k.get("revenue_rub") or 1), k["id"]))
     for keyword, factor, action in ((biddable[:1], 1.2, "raise_bid"), (biddable[-1:], 0.8, "lower_bid")):
@@ -141,7 +153,9 @@ def advise(document: Any, mode: str) -> list[dict[str, Any]]:
                     "proposed_bid": bid,
                     "reason": f"DRR of «{item.get('text')}» calls for a {'higher' if factor > 1 else 'lower'} bid",
                     "expected_spend_change_rub": round((item.get("spend_rub") or 0) * (factor - 1) / 2, 2),
-                    "expected_revenue_change_rub": round((item.get("revenue_rub") or 0) * (factor - 1) / 3, 2),
+                    "expected_revenue_change_rub": round(
+                        (item.get("revenue_rub") or 0) * (factor - 1) / 3, 2
+                    ),
                 }
             )
     return advice
@@ -276,7 +290,13 @@ class ClaudeApi:
             if batch.canceled_at is not None:
                 result: dict[str, Any] = {"type": "canceled"}
             elif batch.mode == "errored":
-                result = {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}}
+                result = {
+                    "type": "errored",
+                    "error": {
+                        "type": "error",
+                        "error": {"type": "api_error", "message": "Internal server error"},
+                    },
+                }
             else:
                 try:
                     validate_params(item["params"])
@@ -284,7 +304,10 @@ class ClaudeApi:
                 except InvalidParams as exc:
                     result = {
                         "type": "errored",
-                        "error": {"type": "error", "error": {"type": "invalid_request_error", "message": str(exc)}},
+                        "error": {
+                            "type": "error",
+                            "error": {"type": "invalid_request_error", "message": str(exc)},
+                        },
                     }
             batch.results.append({"custom_id": item["custom_id"], "result": result})
         return batch.results
@@ -314,7 +337,11 @@ class ClaudeApi:
             requests,
         )
         self.batches[batch.id] = batch
-        self._record("POST", request.url.path, {"action": "create_batch", "batch_id": batch.id, "requests": len(requests)})
+        self._record(
+            "POST",
+            request.url.path,
+            {"action": "create_batch", "batch_id": batch.id, "requests": len(requests)},
+        )
         return JSONBody(self._batch_json(batch, str(request.base_url)))
 
     def _record(self, method: str, path: str, effect: dict[str, Any]) -> None:
@@ -396,7 +423,9 @@ def create_claude_app(sandbox: Sandbox) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404
-        return api_error(status, "not_found_error", "no such endpoint" if status == 404 else "method not allowed")
+        return api_error(
+            status, "not_found_error", "no such endpoint" if status == 404 else "method not allowed"
+        )
 
     return Starlette(
         routes=[*routes, *control_routes(sandbox)],

@@ -89,6 +89,16 @@ SPEC_BEAT = {
     ),
 }
 
+# Beyond the spec: the collector of the night's Claude batch (issue 11).
+EXTRA_BEAT = {
+    "marketing-collect-ai-recommendations": (
+        "app.tasks.marketing.analytics.collect_ai_recommendations",
+        crontab(minute="*/10"),
+        [],
+        "marketing_low",
+    ),
+}
+
 SPEC_ROUTES = {
     "app.tasks.marketing.bid_cycle.*": "marketing_high",
     "app.tasks.marketing.budgets.*": "marketing_high",
@@ -136,10 +146,10 @@ def test_every_spec_route_is_kept() -> None:
     assert routes["app.tasks.marketing.bids.*"] == {"queue": "marketing_high"}
 
 
-def test_beat_schedule_equals_spec_7_2_2() -> None:
+def test_beat_schedule_equals_spec_7_2_2_plus_the_claude_collector() -> None:
     schedule = celery_app.conf.beat_schedule
-    assert set(schedule) == set(SPEC_BEAT)
-    for name, (task, cron, args, queue) in SPEC_BEAT.items():
+    assert set(schedule) == set(SPEC_BEAT) | set(EXTRA_BEAT)
+    for name, (task, cron, args, queue) in {**SPEC_BEAT, **EXTRA_BEAT}.items():
         entry = schedule[name]
         assert entry["task"] == task
         assert entry["schedule"] == cron, name

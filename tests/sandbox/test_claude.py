@@ -24,15 +24,47 @@ TODAY = date(2026, 12, 1)
 def history(campaign_id: int) -> CampaignHistory:
     days = tuple(DayTotals(date(2026, 11, d), 2_000, 80, 4, 40_000, 300_000) for d in range(17, 31))
     keywords = (
-        KeywordTotals(campaign_id * 10 + 1, "платье", "phrase", "active", 20_000, 15_000, True, 5_000, 200, 10, 80_000, 900_000),
-        KeywordTotals(campaign_id * 10 + 2, "платье летнее", "phrase", "active", 20_000, 15_000, True, 3_000, 90, 1, 60_000, 50_000),
-        KeywordTotals(campaign_id * 10 + 3, "юбка", "phrase", "active", 20_000, 15_000, True, 2_000, 60, 0, 30_000, 0),
+        KeywordTotals(
+            campaign_id * 10 + 1,
+            "платье",
+            "phrase",
+            "active",
+            20_000,
+            15_000,
+            True,
+            5_000,
+            200,
+            10,
+            80_000,
+            900_000,
+        ),
+        KeywordTotals(
+            campaign_id * 10 + 2,
+            "платье летнее",
+            "phrase",
+            "active",
+            20_000,
+            15_000,
+            True,
+            3_000,
+            90,
+            1,
+            60_000,
+            50_000,
+        ),
+        KeywordTotals(
+            campaign_id * 10 + 3, "юбка", "phrase", "active", 20_000, 15_000, True, 2_000, 60, 0, 30_000, 0
+        ),
     )
-    return CampaignHistory(campaign_id, f"C{campaign_id}", "wb", 1, max_bid=30_000, days=days, keywords=keywords)
+    return CampaignHistory(
+        campaign_id, f"C{campaign_id}", "wb", 1, max_bid=30_000, days=days, keywords=keywords
+    )
 
 
 def prompt(campaign_id: int) -> str:
-    return campaign_prompt(history(campaign_id), today=TODAY, period_days=14, trends=(), anomalies=(), rules=(), max_keywords=40)
+    return campaign_prompt(
+        history(campaign_id), today=TODAY, period_days=14, trends=(), anomalies=(), rules=(), max_keywords=40
+    )
 
 
 @pytest.fixture
@@ -73,7 +105,9 @@ def test_a_batch_ends_on_the_virtual_clock_and_answers_per_campaign(served) -> N
 
 def test_the_fixed_rules_are_written_to_the_cache_once_and_read_afterwards(served) -> None:
     server, client = served
-    sdk = anthropic.Anthropic(api_key=client.settings.CLAUDE_API_KEY.get_secret_value(), base_url=server.url("claude"))  # type: ignore[union-attr]
+    sdk = anthropic.Anthropic(
+        api_key=client.settings.CLAUDE_API_KEY.get_secret_value(), base_url=server.url("claude")
+    )  # type: ignore[union-attr]
     params = client.request(1, 1, prompt(1))["params"]
     first = sdk.messages.create(**params)  # type: ignore[arg-type]
     second = sdk.messages.create(**{**params, "messages": [{"role": "user", "content": prompt(2)}]})  # type: ignore[arg-type]
@@ -142,8 +176,14 @@ def test_bad_batches_are_refused_with_the_api_error_shape(served) -> None:
     reply = httpx.post(
         server.url("claude") + "/v1/messages/batches",
         json={"requests": [request, request]},
-        headers={"x-api-key": client.settings.CLAUDE_API_KEY.get_secret_value(), "anthropic-version": "2023-06-01"},  # type: ignore[union-attr]
+        headers={
+            "x-api-key": client.settings.CLAUDE_API_KEY.get_secret_value(),
+            "anthropic-version": "2023-06-01",
+        },  # type: ignore[union-attr]
         timeout=5,
     )
     assert reply.status_code == 400
-    assert reply.json()["error"] == {"type": "invalid_request_error", "message": "requests.custom_id: must be unique within the batch"}
+    assert reply.json()["error"] == {
+        "type": "invalid_request_error",
+        "message": "requests.custom_id: must be unique within the batch",
+    }

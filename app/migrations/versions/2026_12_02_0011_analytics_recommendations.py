@@ -54,7 +54,10 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=32), server_default="running", nullable=False),
         sa.Column(
-            "summary", postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False
+            "summary",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'{}'::jsonb"),
+            nullable=False,
         ),
         sa.Column("ai_status", sa.String(length=32), server_default="off", nullable=False),
         sa.Column("ai_note", sa.Text(), nullable=True),
@@ -128,7 +131,9 @@ def downgrade() -> None:
     table = "marketing_recommendations"
     op.drop_index("ix_marketing_recommendations_status", table_name=table)
     op.drop_index(op.f(f"ix_{table}_analytics_run_id"), table_name=table)
-    op.drop_constraint(op.f(f"fk_{table}_analytics_run_id_marketing_analytics_runs"), table, type_="foreignkey")
+    op.drop_constraint(
+        op.f(f"fk_{table}_analytics_run_id_marketing_analytics_runs"), table, type_="foreignkey"
+    )
     op.drop_constraint(op.f(f"ck_{table}_recommendation_type"), table, type_="check")
     for name, _, _ in reversed(NEW_COLUMNS):
         op.drop_column(table, name)

@@ -178,7 +178,10 @@ def advice_to_proposals(
             dropped.append(f"keyword {keyword.keyword_id}: {item.action} without proposed_bid")
             continue
         guarded = guard_bid(
-            item.proposed_bid, keyword_min_bid=keyword.min_bid, campaign_max_bid=campaign.max_bid, limits=limits
+            item.proposed_bid,
+            keyword_min_bid=keyword.min_bid,
+            campaign_max_bid=campaign.max_bid,
+            limits=limits,
         )
         if guarded.bid is None or guarded.bid == keyword.current_bid:
             dropped.append(f"keyword {keyword.keyword_id}: {guarded.note or 'the bid would not change'}")

@@ -131,7 +131,11 @@ class ClaudeClient:
                 "model": self.model,
                 "max_tokens": self.settings.CLAUDE_MAX_TOKENS,
                 "system": [
-                    {"type": "text", "text": SYSTEM_RULES, "cache_control": {"type": "ephemeral", "ttl": "1h"}}
+                    {
+                        "type": "text",
+                        "text": SYSTEM_RULES,
+                        "cache_control": {"type": "ephemeral", "ttl": "1h"},
+                    }
                 ],
                 "messages": [{"role": "user", "content": campaign_prompt}],
                 "output_config": {

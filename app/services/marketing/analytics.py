@@ -52,6 +52,7 @@ from app.services.marketing.analytics_model import (
 from app.services.marketing.anomalies import Baseline, fit_baseline, score_day
 from app.services.marketing.recommendation_rules import BidLimitsFor, Proposal, recommend
 
+
 def _enough_volume(metric: Metric, day: DayTotals, expected: float) -> bool:
     """The day under review has the volume to judge its metric by."""
     if metric == Metric.SPEND:
@@ -216,7 +217,9 @@ class AnalyticsEngine:
         trends: dict[int, list[Trend]] = {}
         for campaign in self.campaigns:
             current = campaign.totals(self.today - timedelta(days=half), self.last_day)
-            previous = campaign.totals(self.today - timedelta(days=2 * half), self.today - timedelta(days=half + 1))
+            previous = campaign.totals(
+                self.today - timedelta(days=2 * half), self.today - timedelta(days=half + 1)
+            )
             items = []
             for metric in METRICS:
                 before, now = metric_value(metric, previous), metric_value(metric, current)

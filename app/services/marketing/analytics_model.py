@@ -145,7 +145,6 @@ VOLUME_FLOORS: dict[Metric, int] = {
 }
 
 
-
 def format_metric(metric: Metric, value: float) -> str:
     if metric in (Metric.SPEND, Metric.CPC):
         return format_rub(value)

@@ -41,7 +41,9 @@ def guard_bid(
     floor = max(keyword_min_bid or 0, limits.min_bid, 1)
     ceiling = min(campaign_max_bid if campaign_max_bid is not None else limits.max_bid, limits.max_bid)
     if ceiling < floor:
-        return GuardedBid(raw, None, True, f"no valid bid: the maximum {ceiling} is below the minimum {floor}")
+        return GuardedBid(
+            raw, None, True, f"no valid bid: the maximum {ceiling} is below the minimum {floor}"
+        )
     bid = min(max(raw, floor), ceiling)
     bid = on_step(bid, limits.marketplace, ceiling)
     if not floor <= bid <= ceiling:

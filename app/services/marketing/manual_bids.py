@@ -23,7 +23,7 @@ from app.services.marketing.bid_apply import (
 )
 from app.services.marketing.runtime import AdapterPool
 
-BID_SOURCES = ("manual", "rollback")
+BID_SOURCES = ("manual", "rollback", "recommendation")
 
 
 class BidChangeError(ValueError):

@@ -236,7 +236,12 @@ def _bid(
         keyword_id=keyword.keyword_id,
         current_bid=keyword.current_bid,
         proposed_bid=guarded.bid,
-        data={"rule": "drr_vs_campaign", "raw_bid": guarded.raw, "clamped": guarded.clamped, "guard": guarded.note},
+        data={
+            "rule": "drr_vs_campaign",
+            "raw_bid": guarded.raw,
+            "clamped": guarded.clamped,
+            "guard": guarded.note,
+        },
     )
 
 
