@@ -13,6 +13,7 @@ def build_cli() -> typer.Typer:
     # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
+    from app.cli.recommendations import recommendations_app
     from app.cli.services import db_app
     from app.cli.status import status_command
     from app.cli.tasks import run_command
@@ -44,6 +45,7 @@ def build_cli() -> typer.Typer:
     )
     cli.add_typer(db_app, name="db")
     cli.add_typer(accounts_app, name="accounts")
+    cli.add_typer(recommendations_app, name="recommendations")
     return cli
 
 

@@ -5,7 +5,9 @@ cached prefix) and one JSON document per campaign (`campaign_prompt`). The answe
 `Advice`; the schema is sent as structured output, but the API does not enforce numeric bounds
 or lengths (the SDK moves them into descriptions — analytics-reports-operations.md §1), so
 `advice_to_proposals` validates it again on our side, drops what refers to keywords it was not
-shown or bids it may not change, and passes every bid through `guards.guard_bid`. Pure.
+shown or bids it may not change, limits a bid's move to ±`MAX_BID_STEP_SHARE` (as the rules do),
+passes it through `guards.guard_bid`, and drops it when the limits turn a lower into a raise or back.
+Pure.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from app.models.marketing import RecommendationType
 from app.services.marketing.analytics import Anomaly, Trend
 from app.services.marketing.analytics_model import CampaignHistory, KeywordTotals, rub
 from app.services.marketing.guards import MarketplaceLimits, guard_bid
-from app.services.marketing.recommendation_rules import EFFECT_HORIZON_DAYS, Proposal, hand_managed
+from app.services.marketing.recommendation_rules import (
+    EFFECT_HORIZON_DAYS,
+    MAX_BID_STEP_SHARE,
+    Proposal,
+    hand_managed,
+)
 
 MAX_ADVICE = 10
 BID_UNITS = {
@@ -177,31 +184,40 @@ def advice_to_proposals(
         if item.proposed_bid is None:
             dropped.append(f"keyword {keyword.keyword_id}: {item.action} without proposed_bid")
             continue
+        current = keyword.current_bid
+        low, high = round(current * (1 - MAX_BID_STEP_SHARE)), round(current * (1 + MAX_BID_STEP_SHARE))
+        stepped = min(max(item.proposed_bid, low), high)
         guarded = guard_bid(
-            item.proposed_bid,
-            keyword_min_bid=keyword.min_bid,
-            campaign_max_bid=campaign.max_bid,
-            limits=limits,
+            stepped, keyword_min_bid=keyword.min_bid, campaign_max_bid=campaign.max_bid, limits=limits
         )
-        if guarded.bid is None or guarded.bid == keyword.current_bid:
+        if guarded.bid is None or guarded.bid == current:
             dropped.append(f"keyword {keyword.keyword_id}: {guarded.note or 'the bid would not change'}")
             continue
-        lower = guarded.bid < keyword.current_bid
+        lower = guarded.bid < current
         kind = RecommendationType.LOWER_BID if lower else RecommendationType.RAISE_BID
+        if kind.value != item.action:
+            dropped.append(f"keyword {keyword.keyword_id}: the limits turn {item.action} into {kind.value}")
+            continue
+        notes = [f"limited to ±{MAX_BID_STEP_SHARE:.0%} per step"] if stepped != item.proposed_bid else []
+        notes += [guarded.note] if guarded.clamped else []
         proposals.append(
             Proposal(
                 campaign.campaign_id,
                 kind,
-                f"{'Lower' if lower else 'Raise'} the bid of «{keyword.keyword}» "
-                f"{keyword.current_bid} → {guarded.bid}",
+                f"{'Lower' if lower else 'Raise'} the bid of «{keyword.keyword}» {current} → {guarded.bid}",
                 item.reason,
-                "proposed by Claude" + (f"; {guarded.note}" if guarded.clamped else ""),
+                "; ".join(["proposed by Claude", *notes]),
                 spend,
                 revenue,
                 keyword_id=keyword.keyword_id,
-                current_bid=keyword.current_bid,
+                current_bid=current,
                 proposed_bid=guarded.bid,
-                data={**base, "raw_bid": guarded.raw, "clamped": guarded.clamped, "guard": guarded.note},
+                data={
+                    **base,
+                    "raw_bid": item.proposed_bid,
+                    "clamped": bool(notes),
+                    "guard": "; ".join(notes),
+                },
             )
         )
     return proposals, dropped
