@@ -144,6 +144,7 @@ def advise(document: Any, mode: str) -> list[dict[str, Any]]:
             if any(a["keyword_id"] == item["id"] for a in advice):
                 continue
             bid = round(item["bid"] * factor)
+            direction = "higher" if factor > 1 else "lower"
             if mode == "out_of_range":
                 bid = item["bid"] * 1000 if action == "raise_bid" else 1
             advice.append(
@@ -151,7 +152,7 @@ def advise(document: Any, mode: str) -> list[dict[str, Any]]:
                     "action": action,
                     "keyword_id": item["id"],
                     "proposed_bid": bid,
-                    "reason": f"DRR of «{item.get('text')}» calls for a {'higher' if factor > 1 else 'lower'} bid",
+                    "reason": f"DRR of «{item.get('text')}» calls for a {direction} bid",
                     "expected_spend_change_rub": round((item.get("spend_rub") or 0) * (factor - 1) / 2, 2),
                     "expected_revenue_change_rub": round(
                         (item.get("revenue_rub") or 0) * (factor - 1) / 3, 2

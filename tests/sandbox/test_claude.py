@@ -147,7 +147,7 @@ def test_out_of_range_mode_proposes_absurd_bids(served) -> None:
 
 
 def test_a_wrong_key_is_a_permanent_error_without_the_key_in_it(served) -> None:
-    server, client = served
+    _server, client = served
     wrong = ClaudeClient(client.settings.model_copy(update={"CLAUDE_API_KEY": SecretStr("sk-wrong-123")}))
     with pytest.raises(ClaudeError) as caught:
         wrong.submit([wrong.request(1, 1, prompt(1))])
@@ -163,7 +163,7 @@ def test_an_injected_server_error_is_transient(served) -> None:
 
 
 def test_cancel_ends_a_batch_with_canceled_results(served) -> None:
-    server, client = served
+    _server, client = served
     batch = client.submit([client.request(1, 1, prompt(1))])
     client.cancel(batch.id)
     assert client.poll(batch.id).status == "ended"

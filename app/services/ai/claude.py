@@ -181,7 +181,7 @@ class ClaudeClient:
         for line in self._sdk().messages.batches.results(batch_id):
             result = line.result
             if result.type != "succeeded":
-                reason = result.type
+                reason: str = result.type
                 if result.type == "errored":
                     reason = f"errored: {result.error.error.type}"
                 yield BatchItem(line.custom_id, None, reason, 0)

@@ -157,18 +157,15 @@ class AnalyticsEngine:
         found: list[Anomaly] = []
         for campaign in self.campaigns:
             by_day = {d.day: d for d in campaign.days}
-            baseline_days = [
-                by_day[day]
-                for offset in range(self.baseline_days, 0, -1)
-                if (day := first - timedelta(days=offset)) in by_day
-            ]
+            before = (first - timedelta(days=offset) for offset in range(self.baseline_days, 0, -1))
+            baseline_days = [by_day[d] for d in before if d in by_day]
             for metric in METRICS:
                 baseline = self._baseline(metric, baseline_days)
                 if baseline is None:
                     continue
                 for offset in range(period_days):
-                    day = by_day.get(first + timedelta(days=offset))
-                    anomaly = self._judge(campaign.campaign_id, metric, day, baseline, threshold)
+                    totals = by_day.get(first + timedelta(days=offset))
+                    anomaly = self._judge(campaign.campaign_id, metric, totals, baseline, threshold)
                     if anomaly is not None:
                         found.append(anomaly)
         return sorted(found, key=lambda a: (-a.money_at_stake, a.campaign_id, a.metric, a.day))

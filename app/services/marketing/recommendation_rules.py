@@ -228,7 +228,8 @@ def _bid(
     return Proposal(
         campaign.campaign_id,
         RecommendationType.LOWER_BID if lower else RecommendationType.RAISE_BID,
-        f"{'Lower' if lower else 'Raise'} the bid of «{keyword.keyword}» {keyword.current_bid} → {guarded.bid}",
+        f"{'Lower' if lower else 'Raise'} the bid of «{keyword.keyword}» "
+        f"{keyword.current_bid} → {guarded.bid}",
         f"DRR {keyword_drr * 100:.1f} % is well {why} the campaign's {campaign_drr * 100:.1f} %",
         evidence(keyword, period_days),
         spend_change,

@@ -21,7 +21,9 @@ KEYWORDS = (
 
 def campaign(strategy: str = "fixed", max_bid: int | None = 24_000) -> CampaignHistory:
     days = tuple(DayTotals(date(2026, 11, d), 100, 10, 1, 1000, 5000) for d in range(1, 31))
-    return CampaignHistory(1, "C", "wb", 1, strategy_type=strategy, max_bid=max_bid, days=days, keywords=KEYWORDS)
+    return CampaignHistory(
+        1, "C", "wb", 1, strategy_type=strategy, max_bid=max_bid, days=days, keywords=KEYWORDS
+    )
 
 
 def item(**overrides: object) -> dict[str, object]:
@@ -69,7 +71,9 @@ def test_a_lower_that_the_floor_turns_into_a_raise_is_dropped() -> None:
     low = KeywordTotals(11, "a", "cluster", "active", 9_000, None, False, 1000, 50, 5, 100_000, 500_000)
     history = campaign()
     history = CampaignHistory(**{**history.__dict__, "keywords": (low,)})
-    proposals, dropped = advice_to_proposals(advice(item(action="lower_bid", proposed_bid=1)), history, WB, 40)
+    proposals, dropped = advice_to_proposals(
+        advice(item(action="lower_bid", proposed_bid=1)), history, WB, 40
+    )
     assert proposals == [] and dropped == ["keyword 11: the limits turn lower_bid into raise_bid"]
 
 

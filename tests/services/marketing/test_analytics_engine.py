@@ -81,7 +81,9 @@ def test_a_zero_day_reads_as_a_fall() -> None:
 def test_trends_compare_whole_weeks() -> None:
     days = [day(o) for o in range(8, 15)] + [day(o, spent=2_600_000) for o in range(1, 8)]
     trends = {t.metric: t for t in AnalyticsEngine([history(days)], TODAY).analyze_trends()[1]}
-    assert trends[Metric.SPEND].direction == "up" and trends[Metric.SPEND].change_pct == pytest.approx(30, abs=5)
+    assert trends[Metric.SPEND].direction == "up" and trends[Metric.SPEND].change_pct == pytest.approx(
+        30, abs=5
+    )
     assert trends[Metric.CTR].direction == "flat"
 
 
@@ -108,7 +110,9 @@ def test_bad_parameters_are_refused() -> None:
         (25_000, 30_000, 20_000, None, True),  # no bid satisfies both
     ],
 )
-def test_guard_bid(raw: int, min_bid: int | None, max_bid: int | None, expected: int | None, clamped: bool) -> None:
+def test_guard_bid(
+    raw: int, min_bid: int | None, max_bid: int | None, expected: int | None, clamped: bool
+) -> None:
     guarded = guard_bid(raw, keyword_min_bid=min_bid, campaign_max_bid=max_bid, limits=WB)
     assert (guarded.bid, guarded.clamped) == (expected, clamped)
 
@@ -117,9 +121,24 @@ def test_guard_bid(raw: int, min_bid: int | None, max_bid: int | None, expected:
 
 
 def keyword(keyword_id: int, clicks: int, orders: int, spent: int, revenue: int, **kwargs) -> KeywordTotals:
-    fields = {"kind": "cluster", "status": "active", "current_bid": 20_000, "min_bid": None, "is_fixed": False}
+    fields = {
+        "kind": "cluster",
+        "status": "active",
+        "current_bid": 20_000,
+        "min_bid": None,
+        "is_fixed": False,
+    }
     fields.update(kwargs)
-    return KeywordTotals(keyword_id, f"kw{keyword_id}", views=clicks * 25, clicks=clicks, orders=orders, spent=spent, revenue=revenue, **fields)  # type: ignore[arg-type]
+    return KeywordTotals(
+        keyword_id,
+        f"kw{keyword_id}",
+        views=clicks * 25,
+        clicks=clicks,
+        orders=orders,
+        spent=spent,
+        revenue=revenue,
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def campaign(keywords: list[KeywordTotals], **kwargs) -> CampaignHistory:
@@ -142,7 +161,10 @@ def test_rules_pause_raise_and_lower_with_effects_over_the_horizon() -> None:
     assert pause.recommendation_type == "pause_keyword"
     assert pause.expected_spend_change == -round(1_200_000 * EFFECT_HORIZON_DAYS / 14)
     assert raise_.recommendation_type == "raise_bid" and raise_.proposed_bid == 26_000  # +30 %, one step
-    assert raise_.expected_spend_change > raise_.expected_revenue_change * 0 and raise_.expected_revenue_change > 0
+    assert (
+        raise_.expected_spend_change > raise_.expected_revenue_change * 0
+        and raise_.expected_revenue_change > 0
+    )
     assert lower.recommendation_type == "lower_bid" and lower.proposed_bid == 14_000
     assert lower.expected_spend_change < 0 and "DRR 50.0 %" in lower.reason
 
