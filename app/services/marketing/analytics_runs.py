@@ -59,6 +59,7 @@ logger = logging.getLogger(__name__)
 ANOMALY_THRESHOLD = 1.5
 WARNING_AT_STAKE = 1_000_00  # kopecks: a harmful anomaly with this much at stake is a warning
 LOST_AFTER = timedelta(hours=1)
+LOST_NOTE = "the batch was never confirmed (a crash while creating it): rule-based recommendations only"
 EXPIRY_GRACE = timedelta(hours=1)
 
 
@@ -335,7 +336,7 @@ def _collect_one(client: ClaudeClient, run_id: int, status: str, now: datetime) 
             started = run.started_at
             if now - started >= LOST_AFTER:
                 run.ai_status = AiStatus.LOST.value
-                run.ai_note = "the batch was never confirmed (a crash while creating it): rule-based recommendations only"
+                run.ai_note = LOST_NOTE
                 run.tokens_reserved = 0
                 return "failed", 0
             return "still_processing", 0

@@ -193,7 +193,8 @@ def _apply_bid(session: Session, row: MarketingRecommendation) -> Decision:
     )
     if guarded.bid != row.proposed_bid:
         raise RecommendationError(
-            f"recommendation {row.id}: bid {row.proposed_bid} is outside today's limits ({guarded.note}); reject it"
+            f"recommendation {row.id}: bid {row.proposed_bid} is outside today's limits "
+            f"({guarded.note}); reject it"
         )
     reason = f"recommendation {row.id} ({row.source}): {row.reason}"[:1000]
     try:
