@@ -357,11 +357,13 @@ class ClaudeApi:
             fault=current_fault.get(),
         )
 
-    def _find(self, request: Request) -> FakeBatch | JSONBody:
+    def _batch(self, request: Request) -> FakeBatch | Response:
+        """The batch of the path, or the error to answer (auth first, as the real API)."""
+        denied = self._auth(request)
+        if denied:
+            return denied
         batch = self.batches.get(request.path_params["batch_id"])
-        if batch is None:
-            return api_error(404, "not_found_error", "batch not found")
-        return batch
+        return batch if batch is not None else api_error(404, "not_found_error", "batch not found")
 
     async def list_batches(self, request: Request) -> Response:
         denied = self._auth(request)
@@ -378,20 +380,14 @@ class ClaudeApi:
         )
 
     async def retrieve_batch(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
-        found = self._find(request)
-        if isinstance(found, JSONBody):
+        found = self._batch(request)
+        if isinstance(found, Response):
             return found
         return JSONBody(self._batch_json(found, str(request.base_url)))
 
     async def cancel_batch(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
-        found = self._find(request)
-        if isinstance(found, JSONBody):
+        found = self._batch(request)
+        if isinstance(found, Response):
             return found
         if not found.ended(self.sb.clock.now()):
             found.canceled_at = self.sb.clock.now()
@@ -399,11 +395,8 @@ class ClaudeApi:
         return JSONBody(self._batch_json(found, str(request.base_url)))
 
     async def batch_results(self, request: Request) -> Response:
-        denied = self._auth(request)
-        if denied:
-            return denied
-        found = self._find(request)
-        if isinstance(found, JSONBody):
+        found = self._batch(request)
+        if isinstance(found, Response):
             return found
         if not found.ended(self.sb.clock.now()):
             return api_error(400, "invalid_request_error", f"batch {found.id} is still in progress")

@@ -17,7 +17,10 @@ def seed() -> tuple[int, int]:
         session.add(brand)
         session.flush()
         account = MarketplaceAccount(
-            marketplace="wb", brand_id=brand.id, name="a", credentials_encrypted=encrypt_credentials({"token": "t"})
+            marketplace="wb",
+            brand_id=brand.id,
+            name="a",
+            credentials_encrypted=encrypt_credentials({"token": "t"}),
         )
         session.add(account)
         session.flush()
@@ -52,10 +55,14 @@ def test_list_show_accept_reject(clean_db: None) -> None:
     shown = cli("recommendations", "show", str(pause))
     assert shown.returncode == 0 and "why: spent 1 200 ₽ with no order" in shown.stdout
     accepted = cli("recommendations", "accept", str(pause), "--by", "anna")
-    assert accepted.returncode == 0 and "accepted" in accepted.stdout and "seller's cabinet" in accepted.stdout
+    assert (
+        accepted.returncode == 0 and "accepted" in accepted.stdout and "seller's cabinet" in accepted.stdout
+    )
     rejected = cli("recommendations", "reject", str(minus), "--reason", "we sell that")
     assert rejected.returncode == 0 and f"#{minus} rejected" in rejected.stdout
-    assert_one_line_error(cli("recommendations", "accept", str(minus)), "is rejected: it can no longer be accepted")
+    assert_one_line_error(
+        cli("recommendations", "accept", str(minus)), "is rejected: it can no longer be accepted"
+    )
     with session_scope() as session:
         rows = {r.id: r for r in session.scalars(select(MarketingRecommendation))}
         assert (rows[pause].status, rows[pause].decided_by) == ("accepted", "anna")

@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import anthropic
 from anthropic.types.messages.batch_create_params import Request
@@ -199,9 +198,3 @@ class ClaudeClient:
                 yield BatchItem(line.custom_id, parse_advice(text, message.stop_reason), None, tokens)
             except AdviceError as error:
                 yield BatchItem(line.custom_id, None, str(error), tokens)
-
-
-def describe_request(request: Request) -> dict[str, Any]:
-    """A request without its prompt text, for logs."""
-    params = request["params"]
-    return {"custom_id": request["custom_id"], "model": params["model"], "max_tokens": params["max_tokens"]}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -94,7 +95,7 @@ def run_analytics(task_id: str | None = None, now: datetime | None = None) -> di
             "recommendations_expired": expired,
             "batches_collected": collected["collected"],
         }
-    ai = submit_batch(client, run_id, histories, trends, anomalies, proposals, now)
+    ai = submit_batch(client, run_id, Night(histories, trends, anomalies, proposals), now)
     summary["ai"] = ai
     summary["recommendations_source"] = "rules+claude" if ai["status"] == AiStatus.SUBMITTED else "rules"
     summary["status"] = AnalyticsRunStatus.COMPLETED.value
@@ -190,17 +191,19 @@ def tokens_this_month(session: Session, now: datetime) -> int:
     return int(used or 0)
 
 
-def submit_batch(
-    client: ClaudeClient,
-    run_id: int,
-    histories: Sequence[CampaignHistory],
-    trends: dict[int, list[Trend]],
-    anomalies: Sequence[Anomaly],
-    proposals: Sequence[Proposal],
-    now: datetime,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Night:
+    """What the night's analysis found, for the Claude prompts."""
+
+    histories: Sequence[CampaignHistory]
+    trends: dict[int, list[Trend]]
+    anomalies: Sequence[Anomaly]
+    proposals: Sequence[Proposal]
+
+
+def submit_batch(client: ClaudeClient, run_id: int, night: Night, now: datetime) -> dict[str, Any]:
     try:
-        return _submit_batch(client, run_id, histories, trends, anomalies, proposals, now)
+        return _submit_batch(client, run_id, night, now)
     except Exception as error:  # never a failed night: the rules are stored already
         transient = isinstance(error, ClaudeError) and error.transient
         note = (
@@ -228,15 +231,7 @@ def submit_batch(
         return _set_ai(run_id, AiStatus.FAILED, note, tokens_reserved=0)
 
 
-def _submit_batch(
-    client: ClaudeClient,
-    run_id: int,
-    histories: Sequence[CampaignHistory],
-    trends: dict[int, list[Trend]],
-    anomalies: Sequence[Anomaly],
-    proposals: Sequence[Proposal],
-    now: datetime,
-) -> dict[str, Any]:
+def _submit_batch(client: ClaudeClient, run_id: int, night: Night, now: datetime) -> dict[str, Any]:
     settings = client.settings
     if not client.configured:
         return _set_ai(run_id, AiStatus.OFF, "CLAUDE_API_KEY is not set: rule-based recommendations only")
@@ -247,7 +242,9 @@ def _submit_batch(
         )
     today = moscow_today(now)
     first = today - timedelta(days=RULES_PERIOD_DAYS)
-    asked = [h for h in histories if h.totals(first, today - timedelta(days=1)).spent > 0 and h.keywords]
+    asked = [
+        h for h in night.histories if h.totals(first, today - timedelta(days=1)).spent > 0 and h.keywords
+    ]
     if not asked:
         return _set_ai(run_id, AiStatus.OFF, "no campaign spent in the period: nothing to ask Claude")
     requests = [
@@ -258,9 +255,9 @@ def _submit_batch(
                 h,
                 today=today,
                 period_days=RULES_PERIOD_DAYS,
-                trends=trends.get(h.campaign_id, ()),
-                anomalies=[a for a in anomalies if a.campaign_id == h.campaign_id],
-                rules=[p for p in proposals if p.campaign_id == h.campaign_id],
+                trends=night.trends.get(h.campaign_id, ()),
+                anomalies=[a for a in night.anomalies if a.campaign_id == h.campaign_id],
+                rules=[p for p in night.proposals if p.campaign_id == h.campaign_id],
                 max_keywords=settings.CLAUDE_MAX_KEYWORDS,
             ),
         )
