@@ -28,7 +28,7 @@ drr: |spent − expected DRR × revenue|.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
 from typing import Any
@@ -139,10 +139,6 @@ class AnalyticsEngine:
     campaigns: Sequence[CampaignHistory]
     today: date
     baseline_days: int = BASELINE_DAYS
-    _by_id: dict[int, CampaignHistory] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {c.campaign_id: c for c in self.campaigns}
 
     @property
     def last_day(self) -> date:
@@ -228,9 +224,6 @@ class AnalyticsEngine:
             if items:
                 trends[campaign.campaign_id] = items
         return trends
-
-    def campaign(self, campaign_id: int) -> CampaignHistory:
-        return self._by_id[campaign_id]
 
     def recommend(self, period_days: int = 14, limits: BidLimitsFor | None = None) -> list[Proposal]:
         """The rule-based recommendations over the last `period_days` (recommendation_rules.py)."""
