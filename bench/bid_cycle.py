@@ -157,6 +157,7 @@ def sandbox(seed: int, size: str, factor: float) -> Iterator[Sandbox]:
         f"--ozon-port={ports['ozon']}",
         f"--ym-port={ports['yandex_market']}",
         f"--watcher-port={ports['watcher']}",
+        f"--claude-port={ports['claude']}",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     box = Sandbox(ports, process)

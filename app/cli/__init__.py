@@ -13,6 +13,7 @@ def build_cli() -> typer.Typer:
     # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
+    from app.cli.recommendations import recommendations_app
     from app.cli.report import report_command
     from app.cli.services import db_app
     from app.cli.stats import aggregate_command, retention_command
@@ -56,6 +57,7 @@ def build_cli() -> typer.Typer:
     )
     cli.add_typer(db_app, name="db")
     cli.add_typer(accounts_app, name="accounts")
+    cli.add_typer(recommendations_app, name="recommendations")
     return cli
 
 

@@ -39,7 +39,7 @@ def port_free(port: int) -> bool:
 
 
 def choose_ports() -> dict[str, int]:
-    """The documented ports (8101–8104) when free, else any free ones."""
+    """The documented ports (8101–8105) when free, else any free ones."""
     return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
 
 
@@ -68,11 +68,13 @@ def sandbox_child(ports: dict[str, int], seed: int) -> Child:
             str(ports["yandex_market"]),
             "--watcher-port",
             str(ports["watcher"]),
+            "--claude-port",
+            str(ports["claude"]),
         ],
     )
 
 
-def sandbox_env(ports: dict[str, int], watcher_key: str) -> dict[str, str]:
+def sandbox_env(ports: dict[str, int], watcher_key: str, claude_key: str) -> dict[str, str]:
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     return {
         "WB_API_URL": base["wildberries"],
@@ -80,6 +82,8 @@ def sandbox_env(ports: dict[str, int], watcher_key: str) -> dict[str, str]:
         "YM_API_URL": base["yandex_market"],
         "WATCHER_API_URL": base["watcher"],
         "WATCHER_API_KEY": watcher_key,
+        "CLAUDE_API_URL": base["claude"],
+        "CLAUDE_API_KEY": claude_key,
         "CLOCK_URL": base["wildberries"] + "/_sandbox/clock",
         "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
     }

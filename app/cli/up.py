@@ -193,7 +193,9 @@ def start_demo_world(demo: Any, children: list[Child], env: dict[str, str], seed
     children.append(world)
     start([world], env)
     accounts = demo.wait_for_sandbox(ports)
-    extra: dict[str, str] = demo.sandbox_env(ports, accounts["watcher"]["api_key"])
+    extra: dict[str, str] = demo.sandbox_env(
+        ports, accounts["watcher"]["api_key"], accounts["claude"]["api_key"]
+    )
     os.environ.update(extra)  # this process registers the accounts and kicks off the first run
     reset_settings_cache()
     count = demo.register_demo_accounts(accounts["accounts"])

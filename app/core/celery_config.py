@@ -137,6 +137,14 @@ PERIODIC_ENTRIES: tuple[PeriodicEntry, ...] = (
         "marketing_low",
         DAY,
     ),
+    # Not in the spec: the night's Claude batch ends within minutes to hours (issue 11 item 2).
+    PeriodicEntry(
+        "marketing-collect-ai-recommendations",
+        "app.tasks.marketing.analytics.collect_ai_recommendations",
+        crontab(minute="*/10"),
+        "marketing_low",
+        10 * MINUTE,
+    ),
     PeriodicEntry(
         "marketing-aggregate-daily-stats",
         "app.tasks.marketing.aggregation.aggregate_daily_stats",

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -151,6 +151,39 @@ class Settings(BaseSettings):
         default=None,
         description="Folder generate_report writes XLSX/CSV files to (on the worker's machine); "
         "unset = DATA_DIR/reports",
+    )
+
+    # --- AI recommendations (spec 7.3.4; issue 11 item 2) ------------------------------------------
+    CLAUDE_API_KEY: SecretStr | None = Field(
+        default=None, description="secret; Anthropic API key; unset = rule-based recommendations only"
+    )
+    CLAUDE_API_URL: str = Field(
+        default="https://api.anthropic.com",
+        description="Anthropic API base URL (the sandbox's fake Messages API in the demo and tests)",
+    )
+    CLAUDE_MODEL: str = Field(
+        default="claude-opus-5",
+        description="Claude model id; the spec's claude-opus-4-5 reaches its end of life on 2027-01-22",
+    )
+    CLAUDE_TIMEOUT: float = Field(
+        default=60.0, gt=0, description="seconds; timeout of one Anthropic API call"
+    )
+    CLAUDE_MAX_RETRIES: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="count; SDK retries of one call on 408/409/429/5xx and connection errors",
+    )
+    CLAUDE_MAX_TOKENS: int = Field(
+        default=2048, ge=256, description="tokens; the longest answer Claude may give for one campaign"
+    )
+    CLAUDE_MONTHLY_TOKEN_BUDGET: int = Field(
+        default=5_000_000,
+        ge=0,
+        description="tokens per Moscow month (input incl. cache, plus output); 0 = never call Claude",
+    )
+    CLAUDE_MAX_KEYWORDS: int = Field(
+        default=40, ge=1, le=500, description="count; keywords per campaign shown to Claude, most spend first"
     )
 
     # --- Simulation ------------------------------------------------------------------------------

@@ -141,6 +141,7 @@ class BidSource(StrEnum):
     BID_CYCLE = "bid_cycle"
     MANUAL = "manual"
     ROLLBACK = "rollback"
+    RECOMMENDATION = "recommendation"
 
 
 BID_SOURCES: Final[tuple[str, ...]] = tuple(BidSource)
@@ -187,20 +188,73 @@ RECOMMENDATION_PRIORITIES: Final[tuple[str, ...]] = tuple(RecommendationPriority
 
 
 class RecommendationStatus(StrEnum):
-    NEW = "new"
+    """pending → accepted | rejected | expired; accepted → applied (issue 11 item 3)."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
     APPLIED = "applied"
-    DISMISSED = "dismissed"
+    EXPIRED = "expired"
 
 
 RECOMMENDATION_STATUSES: Final[tuple[str, ...]] = tuple(RecommendationStatus)
+# A person can still decide on these.
+OPEN_RECOMMENDATION_STATUSES: Final[tuple[str, ...]] = (
+    RecommendationStatus.PENDING,
+    RecommendationStatus.ACCEPTED,
+)
 
 
 class RecommendationSource(StrEnum):
-    AI = "ai"
     RULES = "rules"
+    CLAUDE = "claude"
 
 
 RECOMMENDATION_SOURCES: Final[tuple[str, ...]] = tuple(RecommendationSource)
+
+
+class RecommendationType(StrEnum):
+    RAISE_BID = "raise_bid"
+    LOWER_BID = "lower_bid"
+    PAUSE_KEYWORD = "pause_keyword"
+    ADD_MINUS_PHRASE = "add_minus_phrase"
+    MOVE_BUDGET = "move_budget"
+    CHANGE_STRATEGY = "change_strategy"
+
+
+RECOMMENDATION_TYPES: Final[tuple[str, ...]] = tuple(RecommendationType)
+BID_RECOMMENDATION_TYPES: Final[tuple[str, ...]] = (
+    RecommendationType.RAISE_BID,
+    RecommendationType.LOWER_BID,
+)
+
+
+class AnalyticsRunStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+ANALYTICS_RUN_STATUSES: Final[tuple[str, ...]] = tuple(AnalyticsRunStatus)
+
+
+class AiStatus(StrEnum):
+    """Where a night's Claude batch is (docs/analytics.md "The Claude batch")."""
+
+    OFF = "off"  # no API key, no token budget, or nothing to ask
+    SKIPPED = "skipped"  # the monthly token budget would be exceeded
+    SUBMITTING = "submitting"  # the create call is under way (a crash here leaves it "lost")
+    SUBMITTED = "submitted"  # batch_id stored; the collector polls it
+    COLLECTED = "collected"
+    FAILED = "failed"
+    CANCELED = "canceled"  # superseded by a newer night's batch
+    EXPIRED = "expired"
+    LOST = "lost"  # the create call never reported back
+
+
+AI_STATUSES: Final[tuple[str, ...]] = tuple(AiStatus)
+# A batch that still needs the collector.
+OPEN_AI_STATUSES: Final[tuple[str, ...]] = (AiStatus.SUBMITTING, AiStatus.SUBMITTED)
 
 
 class FailureReason(StrEnum):
@@ -631,30 +685,88 @@ class MarketingAlert(CreatedAtMixin, Base):
     notification: Mapped[Notification | None] = relationship()
 
 
+class MarketingAnalyticsRun(Base):
+    """One run of `calculate_analytics` and its Claude batch (issue 11 item 2: the batch id is kept
+    here, so that the collector finds it after any crash)."""
+
+    __tablename__ = "marketing_analytics_runs"
+    __table_args__ = (
+        CheckConstraint(check_in("status", ANALYTICS_RUN_STATUSES), name="status"),
+        CheckConstraint(check_in("ai_status", AI_STATUSES), name="ai_status"),
+        Index("ix_marketing_analytics_runs_started_at", "started_at"),
+        Index("ix_marketing_analytics_runs_ai_status", "ai_status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    # The Moscow day the run belongs to; it analyses the complete days before it.
+    business_day: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(32), server_default=AnalyticsRunStatus.RUNNING.value)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+    ai_status: Mapped[str] = mapped_column(String(32), server_default=AiStatus.OFF.value)
+    # Why the AI part is where it is, in one line without secrets.
+    ai_note: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(64))
+    batch_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    batch_requests: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    batch_submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    batch_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    batch_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Tokens counted against CLAUDE_MONTHLY_TOKEN_BUDGET: the estimate until the batch is
+    # collected, then what the API reported (input incl. cache reads and writes, plus output).
+    tokens_reserved: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    tokens_used: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class MarketingRecommendation(CreatedAtMixin, Base):
+    """A recommendation a person accepts or rejects (issue 11 item 3). Bids are in the
+    marketplace's bid unit, like `marketing_keywords.current_bid`; effects are kopecks over
+    `EFFECT_HORIZON_DAYS` (app/services/marketing/recommendation_rules.py)."""
+
     __tablename__ = "marketing_recommendations"
     __table_args__ = (
         CheckConstraint(check_in("priority", RECOMMENDATION_PRIORITIES), name="priority"),
         CheckConstraint(check_in("status", RECOMMENDATION_STATUSES), name="status"),
         CheckConstraint(check_in("source", RECOMMENDATION_SOURCES), name="source"),
+        CheckConstraint(check_in("recommendation_type", RECOMMENDATION_TYPES), name="recommendation_type"),
         Index("ix_marketing_recommendations_campaign_id_created_at", "campaign_id", "created_at"),
+        Index("ix_marketing_recommendations_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id"))
     keyword_id: Mapped[int | None] = mapped_column(ForeignKey("marketing_keywords.id", ondelete="SET NULL"))
+    analytics_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_analytics_runs.id", ondelete="SET NULL"), index=True
+    )
     recommendation_type: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(32), server_default=RecommendationPriority.MEDIUM.value)
+    # What to do, in one line.
     title: Mapped[str] = mapped_column(String(500))
+    # Why, in one line.
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    # The evidence behind it (the numbers of the period).
     description: Mapped[str] = mapped_column(Text)
     expected_effect: Mapped[str | None] = mapped_column(Text)
+    expected_spend_change: Mapped[int | None] = _money(nullable=True, default=None)
+    expected_revenue_change: Mapped[int | None] = _money(nullable=True, default=None)
+    current_bid: Mapped[int | None] = mapped_column(BigInteger, comment="marketplace bid unit")
+    proposed_bid: Mapped[int | None] = mapped_column(BigInteger, comment="marketplace bid unit")
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
-    status: Mapped[str] = mapped_column(String(32), server_default=RecommendationStatus.NEW.value)
+    status: Mapped[str] = mapped_column(String(32), server_default=RecommendationStatus.PENDING.value)
     source: Mapped[str] = mapped_column(String(32), server_default=RecommendationSource.RULES.value)
-    # The model that wrote an AI recommendation, e.g. "claude-opus-4-5".
+    # The model that wrote a Claude recommendation, e.g. "claude-opus-5".
     model: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last word on it: why rejected or expired, what applying it did, or why that failed.
+    status_note: Mapped[str | None] = mapped_column(Text)
 
     campaign: Mapped[MarketingCampaign] = relationship()
+    keyword: Mapped[MarketingKeyword | None] = relationship()
 
 
 # --- Dead letters -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`adolf-marketing sandbox`: serve the four sandbox apps on loopback until Ctrl-C.
+"""`adolf-marketing sandbox`: serve the five sandbox apps on loopback until Ctrl-C.
 
 `sandbox_command` is a plain function whose parameters are Typer options, so app/cli.py registers it
 with `app.command("sandbox")(sandbox_command)`; `python -m app.sandbox.cli` runs it standalone.
@@ -55,6 +55,8 @@ def describe(world: SandboxWorld, ports: dict[str, int], host: str) -> list[str]
                 lines.append(f"    businessId: {creds['business_id']}  campaignIds: {creds['campaign_ids']}")
     lines.append(f"Watcher API: http://{host}:{ports['watcher']}")
     lines.append(f"    X-Watcher-Key: {sb.watcher_key}")
+    lines.append(f"Claude Messages API (fake): http://{host}:{ports['claude']}")
+    lines.append(f"    x-api-key: {sb.claude_key}")
     lines.append(
         "Control on every port: GET /_sandbox/accounts · GET /_sandbox/effects?since=N · "
         "GET|POST|DELETE /_sandbox/faults · GET|POST /_sandbox/clock. Ctrl-C stops."
@@ -83,13 +85,21 @@ def sandbox_command(
     ozon_port: int = typer.Option(8102, "--ozon-port", help="Ozon Performance API port."),
     ym_port: int = typer.Option(8103, "--ym-port", help="Yandex Market Partner API port."),
     watcher_port: int = typer.Option(8104, "--watcher-port", help="Watcher API port."),
+    claude_port: int = typer.Option(8105, "--claude-port", help="Fake Claude Messages API port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
 ) -> None:
-    """Run the marketplace sandbox: WB, Ozon, YM and Watcher APIs over one simulated world."""
-    ports = {"wildberries": wb_port, "ozon": ozon_port, "yandex_market": ym_port, "watcher": watcher_port}
+    """Run the marketplace sandbox: WB, Ozon, YM, Watcher and a fake Claude over one simulated world."""
+    ports = {
+        "wildberries": wb_port,
+        "ozon": ozon_port,
+        "yandex_market": ym_port,
+        "watcher": watcher_port,
+        "claude": claude_port,
+    }
     if len(set(ports.values())) != len(ports):
         raise typer.BadParameter(
-            "the four ports must differ", param_hint="--wb-port/--ozon-port/--ym-port/--watcher-port"
+            "the five ports must differ",
+            param_hint="--wb-port/--ozon-port/--ym-port/--watcher-port/--claude-port",
         )
     world = create_sandbox(
         seed=seed,

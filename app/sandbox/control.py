@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from app.sandbox.faults import FaultSpecError
 from app.sandbox.http import BadJSON, JSONBody, parse_int, read_json
-from app.sandbox.state import Sandbox
+from app.sandbox.state import CLAUDE_ANSWERS, Sandbox
 
 
 def _error(status: int, message: str) -> JSONBody:
@@ -27,6 +27,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 "seed": sandbox.seed,
                 "accounts": sandbox.accounts_json(marketplace),
                 "watcher": {"api_key": sandbox.watcher_key, "header": "X-Watcher-Key"},
+                "claude": {"api_key": sandbox.claude_key, "header": "x-api-key"},
             }
         )
 
@@ -98,21 +99,33 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 data = await read_json(request)
             except BadJSON as exc:
                 return _error(400, exc.detail)
-            usage = 'known settings: {"wb_client_error_cost": 1..100, "ym_service_time_s": 0..10}'
-            if not isinstance(data, dict) or set(data) - {"wb_client_error_cost", "ym_service_time_s"}:
+            usage = (
+                'known settings: {"wb_client_error_cost": 1..100, "ym_service_time_s": 0..10, '
+                f'"claude_answer": {"|".join(CLAUDE_ANSWERS)}}}'
+            )
+            if not isinstance(data, dict) or set(data) - {
+                "wb_client_error_cost",
+                "ym_service_time_s",
+                "claude_answer",
+            }:
                 return _error(400, usage)
             cost = data.get("wb_client_error_cost", current.wb_client_error_cost)
             service = data.get("ym_service_time_s", current.ym_service_time_s)
+            answer = data.get("claude_answer", current.claude_answer)
+            if answer not in CLAUDE_ANSWERS:
+                return _error(400, f"claude_answer must be one of {', '.join(CLAUDE_ANSWERS)}")
             if not isinstance(cost, int) or isinstance(cost, bool) or not 1 <= cost <= 100:
                 return _error(400, "wb_client_error_cost must be an integer from 1 to 100")
             if not isinstance(service, int | float) or isinstance(service, bool) or not 0 <= service <= 10:
                 return _error(400, "ym_service_time_s must be a number of seconds from 0 to 10")
             current.wb_client_error_cost = cost
             current.ym_service_time_s = float(service)
+            current.claude_answer = answer
         return JSONBody(
             {
                 "wb_client_error_cost": current.wb_client_error_cost,
                 "ym_service_time_s": current.ym_service_time_s,
+                "claude_answer": current.claude_answer,
             }
         )
 

@@ -31,6 +31,10 @@ YM_BID_DELAY_S = 120
 WB_DELETE_DELAY_S = 300
 
 
+# How the fake Claude can be told to answer (app/sandbox/claude.py).
+CLAUDE_ANSWERS = ("normal", "out_of_range", "invalid", "refusal", "truncated", "errored")
+
+
 @dataclass(slots=True)
 class Settings:
     """Switches of a running sandbox (`GET|POST /_sandbox/settings`)."""
@@ -41,6 +45,8 @@ class Settings:
     # How long (real seconds) a YM request holds one of the business's 4 parallel slots: long
     # enough that concurrent calls overlap as they do against the real API.
     ym_service_time_s: float = 0.01
+    # How the fake Claude answers (one of CLAUDE_ANSWERS).
+    claude_answer: str = "normal"
 
 
 @dataclass(slots=True)
@@ -104,6 +110,8 @@ class Sandbox:
         # The Watcher API key (docs/watcher-api.md); one per sandbox, derived from the seed.
         digest = hashlib.sha256(f"watcher:{seed}".encode()).hexdigest()
         self.watcher_key = f"watcher-{seed:x}-{digest[:12]}"
+        # The fake Claude's x-api-key, likewise.
+        self.claude_key = "sk-ant-sandbox-" + hashlib.sha256(f"claude:{seed}".encode()).hexdigest()[:24]
         # Credential indexes.
         self.wb_tokens: dict[str, tuple[Account, str]] = {}
         self.ozon_clients: dict[str, Account] = {}

@@ -93,11 +93,18 @@ SPEC_BEAT = {
     ),
 }
 
-# Beyond the spec (issue 15 item 3): the partitions of marketing_stats created ahead, hourly.
+# Beyond the spec: the partitions of marketing_stats created ahead, hourly (issue 15 item 3), and
+# the collector of the night's Claude batch (issue 11).
 ADDED_BEAT = {
     "marketing-create-stats-partitions": (
         "app.tasks.marketing.cleanup.create_stats_partitions",
         crontab(minute=50),
+        [],
+        "marketing_low",
+    ),
+    "marketing-collect-ai-recommendations": (
+        "app.tasks.marketing.analytics.collect_ai_recommendations",
+        crontab(minute="*/10"),
         [],
         "marketing_low",
     ),
@@ -157,7 +164,12 @@ def test_beat_schedule_equals_spec_7_2_2_for_the_modules_of_this_build() -> None
     in_build = {name for name, (task, *_) in expected.items() if task_module(task) in installed}
     schedule = celery_app.conf.beat_schedule
     assert set(schedule) == in_build
-    assert {"marketing-aggregate-daily-stats", "marketing-cleanup-old-stats"} <= in_build
+    assert {
+        "marketing-aggregate-daily-stats",
+        "marketing-cleanup-old-stats",
+        "marketing-calculate-analytics",
+        "marketing-collect-ai-recommendations",
+    } <= in_build
     for name in in_build:
         task, cron, args, queue = expected[name]
         entry = schedule[name]

@@ -58,6 +58,7 @@ EXPECTED_TABLES = {
     "marketing_bid_history",
     "marketing_alerts",
     "marketing_recommendations",
+    "marketing_analytics_runs",
     "celery_failed_tasks",
 }
 
@@ -446,3 +447,29 @@ def test_deleting_a_user_deletes_their_notifications_and_unlinks_alerts(migrated
         conn.execute(text("DELETE FROM users"))
         assert conn.execute(text("SELECT count(*) FROM notifications")).scalar_one() == 0
         assert conn.execute(text("SELECT notification_id FROM marketing_alerts")).scalar_one() is None
+
+
+def test_every_check_constraint_allows_exactly_the_models_values(migrated: Engine) -> None:
+    """`alembic check` does not compare CHECK constraints: the allowed values of every enum-like
+    column (e.g. the recommendation statuses and bid sources of migration 0011) are compared here."""
+    from sqlalchemy import CheckConstraint
+
+    quoted = re.compile(r"'((?:[^']|'')*)'")
+    with migrated.connect() as conn:
+        in_database = dict(
+            conn.execute(
+                text("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c'")
+            ).all()
+        )
+    checked = 0
+    for table in Base.metadata.sorted_tables:
+        for constraint in table.constraints:
+            if not isinstance(constraint, CheckConstraint) or " IN (" not in str(constraint.sqltext):
+                continue
+            name = f"ck_{table.name}_{constraint.name}"
+            name = str(constraint.name) if str(constraint.name).startswith("ck_") else name
+            assert name in in_database, f"{name} is missing from the database"
+            expected = set(quoted.findall(str(constraint.sqltext)))
+            assert set(quoted.findall(in_database[name])) == expected, name
+            checked += 1
+    assert checked >= 15

@@ -123,7 +123,7 @@ async def test_optional_client_error_cost(world: SandboxWorld, wb: httpx.AsyncCl
     h = wb_headers(world)
     assert (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 0})).status_code == 400
     settings = (await wb.post("/_sandbox/settings", json={"wb_client_error_cost": 10})).json()
-    assert settings == {"wb_client_error_cost": 10, "ym_service_time_s": 0.01}
+    assert settings == {"wb_client_error_cost": 10, "ym_service_time_s": 0.01, "claude_answer": "normal"}
     # GET /adv/v1/budget: 4 per second, burst 4. One bad call costs 10 requests: 4 - 10 leaves the
     # bucket 6 in debt, so the next call waits 7 intervals of 250 ms (1.75 s, announced as 2).
     bad = await wb.get("/adv/v1/budget", params={"id": "1"}, headers=h)

@@ -259,10 +259,10 @@ def _recommendations(
 
     session.add_all(
         [
-            recommendation("wb_search", "new", "Снизить ставку «платье летнее»", "high"),
-            recommendation("wb_cpc", "new", "Проверить товар 123456"),
+            recommendation("wb_search", "pending", "Снизить ставку «платье летнее»", "high"),
+            recommendation("wb_cpc", "pending", "Проверить товар 123456"),
             recommendation("wb_search", "applied", "Уже применена"),
-            recommendation("wb_search", "dismissed", "Отклонена"),
-            recommendation("other", "new", "Чужая рекомендация"),
+            recommendation("wb_search", "rejected", "Отклонена"),
+            recommendation("other", "pending", "Чужая рекомендация"),
         ]
     )

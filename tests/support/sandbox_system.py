@@ -54,6 +54,8 @@ class SandboxSystem:
             "YM_API_URL": self.server.url("yandex_market"),
             "WATCHER_API_URL": self.server.url("watcher"),
             "WATCHER_API_KEY": self.world.sandbox.watcher_key,
+            "CLAUDE_API_URL": self.server.url("claude"),
+            "CLAUDE_API_KEY": self.world.sandbox.claude_key,
             "CLOCK_URL": self.clock_url,
             "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
             "HTTP_BACKOFF_BASE": "0.05",

@@ -44,7 +44,7 @@ from app.services.marketing.bid_apply import (
 )
 from app.services.marketing.runtime import AdapterPool
 
-BID_SOURCES = ("manual", "rollback")
+BID_SOURCES = ("manual", "rollback", "recommendation")
 HOLD_NEXT_DAY = "next_day"  # held until the next Moscow day starts (the default)
 HOLD_FIXED = "fixed"  # held for good: is_fixed, until a person unfixes it
 

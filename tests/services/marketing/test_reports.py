@@ -173,7 +173,7 @@ def test_bid_changes_show_rubles_and_ym_percent_with_their_reasons(
 def test_only_open_recommendations_are_listed_high_priority_first(
     world: ReportWorld, reports_dir: Path
 ) -> None:
-    assert set(OPEN_RECOMMENDATION_STATUSES) == {"new", "pending"}
+    assert set(OPEN_RECOMMENDATION_STATUSES) == {"pending"}
     rows = table_rows(workbook(make(world))["Рекомендации"], "Создана (МСК)")
     assert [(r["Рекомендация"], r["Приоритет"]) for r in rows] == [
         ("Снизить ставку «платье летнее»", "высокий"),

@@ -24,15 +24,16 @@ from app.models.marketing import (
     MarketingRecommendation,
     MarketingStatsDaily,
     MarketplaceAccount,
+    RecommendationStatus,
 )
 from app.services.marketing.bid_cycle.inputs import latest_stats
 from app.services.marketing.bidding import PeriodStats
 from app.services.marketing.reports.metrics import Totals, total
 from app.services.marketing.reports.request import ReportRequest, ReportScope
 
-# Recommendations still waiting for a person (issue 11: new → pending → accepted | rejected |
-# applied | expired). Kept in one place: the statuses of the recommendations code may grow.
-OPEN_RECOMMENDATION_STATUSES: Final[tuple[str, ...]] = ("new", "pending")
+# Recommendations still waiting for a person (issue 11: pending → accepted | rejected | expired;
+# accepted → applied). Kept in one place: the statuses of the recommendations code may grow.
+OPEN_RECOMMENDATION_STATUSES: Final[tuple[str, ...]] = (RecommendationStatus.PENDING,)
 TOP_KEYWORDS: Final = 20
 # Long lists (bid changes, recommendations) stop here; the sheet says how many there were.
 MAX_LIST_ROWS: Final = 10_000

@@ -199,7 +199,7 @@ KEYWORD_KIND_NAMES: Final = {
 }
 PRIORITY_NAMES: Final = {"high": "высокий", "medium": "средний", "low": "низкий"}
 RECOMMENDATION_SOURCE_NAMES: Final = {"rules": "правила", "ai": "ИИ", "claude": "ИИ (Claude)"}
-RECOMMENDATION_STATUS_NAMES: Final = {"new": "новая", "pending": "ждёт решения"}
+RECOMMENDATION_STATUS_NAMES: Final = {"pending": "ждёт решения"}
 
 
 def named(names: dict[str, str], value: str | None) -> str:
