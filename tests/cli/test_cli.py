@@ -61,6 +61,17 @@ def test_invalid_setting() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("command", "variable", "url"),
+    [
+        (("accounts", "list"), "DATABASE_URL", "postgresql://nobody@127.0.0.1:abc/none"),
+        (("status",), "REDIS_URL", "redis://127.0.0.1:abc/0"),
+    ],
+)
+def test_non_numeric_port_is_one_line(command: tuple[str, ...], variable: str, url: str) -> None:
+    assert_one_line_error(cli(*command, env={variable: url}), f"Invalid setting {variable}: Value error, the port")
+
+
 def test_unreachable_database() -> None:
     result = cli("accounts", "list", env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert_one_line_error(result, "cannot reach PostgreSQL")
