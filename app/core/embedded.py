@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,12 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server, make sure our database exists, return its SQLAlchemy URL."""
-        import pgserver
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR
+            # (ssh, cron, containers) platformdirs warns on every command although its fallback
+            # works (issue 17 item 7).
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import pgserver
 
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         try:

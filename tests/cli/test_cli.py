@@ -137,3 +137,18 @@ def test_status_lists_workers_per_queue_and_periodic_entries(worker_factory) -> 
     assert result.returncode == 0, result.stderr
     assert worker.node in result.stdout
     assert "marketing-check-api-health" in result.stdout
+
+
+def test_embedded_database_commands_print_no_warning_without_xdg_runtime_dir(tmp_path: Path) -> None:
+    # Issue 17 item 7: pgserver's import made platformdirs print a RuntimeDirWarning on every run.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "XDG_RUNTIME_DIR"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env={**env, "DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.strip() == "database schema is up to date"
