@@ -13,6 +13,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
@@ -332,3 +333,11 @@ def _check_before_worker_starts(sender: Any = None, **_: Any) -> None:
 @signals.beat_init.connect
 def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
     _refuse_to_start_on_inconsistent_limits()
+    from app.core.beat_lock import BeatAlreadyRunning, take_beat_lock
+
+    try:
+        take_beat_lock()
+    except BeatAlreadyRunning as error:
+        raise SystemExit(f"error: {error}") from None
+    except redis.RedisError as error:
+        raise SystemExit(f"error: cannot reach Redis for the beat lock ({error}); check REDIS_URL") from None
