@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from celery import chain, group
 
+from app.cli.tasks import release_result
 from app.cli.up import Child
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
@@ -68,6 +69,7 @@ def sandbox_child(ports: dict[str, int], seed: int) -> Child:
             str(ports["yandex_market"]),
             "--watcher-port",
             str(ports["watcher"]),
+            "--brief",  # `up` registers the accounts: their credentials need not fill its log
         ],
     )
 
@@ -119,6 +121,10 @@ def kick_off(wait_for_workers: float = 90.0) -> str | None:
             break
     else:
         return None
+    return send_first_run()
+
+
+def send_first_run() -> str:
     sig = celery_app.signature
     flow = chain(
         sig("app.tasks.marketing.sync.sync_campaigns", immutable=True),
@@ -128,4 +134,6 @@ def kick_off(wait_for_workers: float = 90.0) -> str | None:
         ),
         sig("app.tasks.marketing.bid_cycle.run_bid_cycle", immutable=True),
     )
-    return str(flow.apply_async().id)
+    result = flow.apply_async()
+    release_result(result)  # nobody here waits for it; see release_result
+    return str(result.id)

@@ -48,6 +48,24 @@ def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
     return kwargs
 
 
+def release_result(result: Any) -> None:
+    """Unsubscribe from a result — with its chain's parents and its groups' members — now,
+    while Redis is up.
+
+    Sending a task subscribes this process to its result channel; the subscription is otherwise
+    dropped by `AsyncResult.__del__` at interpreter exit, after `up` has stopped Redis or while
+    Python is shutting down — 20 s of reconnect retries and an "Exception ignored" traceback, or a
+    redis ImportError (issue 17 items 8, 11). Afterwards that `__del__` has nothing to send."""
+    pending = [result]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            continue
+        item.backend.remove_pending_result(item)
+        pending.append(item.parent)
+        pending.extend(getattr(item, "results", None) or ())
+
+
 def wait(result: AsyncResult, timeout: float) -> Any:
     console = Console(stderr=True)
     started = time.monotonic()
@@ -99,8 +117,15 @@ def run_command(
     positional, keywords = split_arguments(args or [])
     require_running_system()
     result = celery_app.send_task(name, args=positional, kwargs={**keywords, **parse_kwargs(kw)})
-    value = wait(result, timeout)
+    try:
+        value = wait(result, timeout)
+    finally:
+        release_result(result)
     # A task that fans out (run_bid_cycle) names the task that finishes its work: wait for that too.
     while isinstance(value, dict) and value.get("follow_task_id"):
-        value = wait(AsyncResult(value["follow_task_id"], app=celery_app), timeout)
+        follow = AsyncResult(value["follow_task_id"], app=celery_app)
+        try:
+            value = wait(follow, timeout)
+        finally:
+            release_result(follow)
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

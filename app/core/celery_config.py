@@ -10,6 +10,7 @@ limit, `expires` on periodic entries, cancelling long tasks on connection loss, 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,3 +342,12 @@ def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
         raise SystemExit(f"error: {error}") from None
     except redis.RedisError as error:
         raise SystemExit(f"error: cannot reach Redis for the beat lock ({error}); check REDIS_URL") from None
+
+
+@signals.after_setup_logger.connect
+def _quiet_http_client_logs(**_: Any) -> None:
+    # httpx logs every request at INFO: the demo's clock polls alone were 40 % of an `up` log, and
+    # each task already logs what it did (issue 17 item 9). LOG_LEVEL=DEBUG shows the requests.
+    if get_settings().LOG_LEVEL != "DEBUG":
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -14,25 +14,7 @@ from sqlalchemy import select
 from app.core.database import session_scope
 from app.core.secrets import decrypt_credentials
 from app.models.marketing import MarketplaceAccount
-
-
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env={**os.environ, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert fragment in lines[0]
+from tests.support.cli import assert_one_line_error, cli
 
 
 def test_unknown_marketplace(tmp_path: Path) -> None:
@@ -69,7 +51,9 @@ def test_invalid_setting() -> None:
     ],
 )
 def test_non_numeric_port_is_one_line(command: tuple[str, ...], variable: str, url: str) -> None:
-    assert_one_line_error(cli(*command, env={variable: url}), f"Invalid setting {variable}: Value error, the port")
+    assert_one_line_error(
+        cli(*command, env={variable: url}), f"Invalid setting {variable}: Value error, the port"
+    )
 
 
 def test_unreachable_database() -> None:
