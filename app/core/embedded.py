@@ -167,6 +167,7 @@ class EmbeddedPostgres:
             import pgserver
 
         self.folder.parent.mkdir(parents=True, exist_ok=True)
+        forget_dead_handles(self.folder)
         try:
             server = pgserver.get_server(self.folder, cleanup_mode="stop")
         except Exception as error:  # pgserver raises bare exceptions from its subprocess calls
@@ -177,6 +178,28 @@ class EmbeddedPostgres:
         if "1 row" not in exists:
             server.psql(f'CREATE DATABASE "{self.database}";')
         return to_sqlalchemy_url(server.get_uri(self.database))
+
+
+def forget_dead_handles(folder: Path) -> None:
+    """Drop the PIDs of dead processes from pgserver's handle list.
+
+    pgserver stops the server when its last handle exits, counting handles by PID in
+    `.handle_pids.json`; a process killed by SIGKILL never removes its PID, so after a killed
+    `up` the server would outlive every later run (issue 17 item 8). The list is edited under
+    pgserver's own inter-process lock, as pgserver does."""
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    handles = DiskList(folder / ".handle_pids.json")
+    with PostgresServer._lock:
+        try:
+            pids = handles.get()
+        except ValueError:
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.put(alive)
 
 
 def to_sqlalchemy_url(url: str) -> str:
