@@ -89,7 +89,7 @@ def test_add_list_remove_account_keeps_the_secret_encrypted(clean_db: None, tmp_
         "accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token)
     )
     assert_one_line_error(duplicate, "exists already")
-    assert cli("accounts", "remove", str(account_id)).returncode == 0
+    assert cli("accounts", "remove", str(account_id), "--yes").returncode == 0
     assert_one_line_error(cli("accounts", "remove", str(account_id)), f"no account with id {account_id}")
 
 
