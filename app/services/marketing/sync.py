@@ -85,7 +85,7 @@ def apply_account_state(
                 external_id=remote.external_id,
                 daily_limit=remote.daily_budget,
             )
-            apply_default_strategy(row, account.settings.get("default_strategy"))
+            apply_default_strategy(row, account.settings.get("default_strategy"), remote.payment_type)
             session.add(row)
             summary.campaigns_created += 1
         _update_campaign(row, remote, now)
@@ -102,12 +102,22 @@ def apply_account_state(
     return summary
 
 
-def apply_default_strategy(row: MarketingCampaign, default: object) -> None:
+def apply_default_strategy(row: MarketingCampaign, default: object, payment_type: str | None) -> None:
     """An account may carry a default strategy for campaigns it has not seen before (its setting
     `default_strategy`: strategy_type, strategy_params, and optionally max_bid, daily_limit,
-    dry_run). Campaigns we already know keep what their users set."""
+    dry_run). Campaigns we already know keep what their users set.
+
+    `by_payment_type` overrides those per payment type (`{"cpm": {"max_bid": ...}}`; its
+    strategy_params add to the default's): one account can run campaigns bid per click and per
+    thousand views, and no single cap fits both — Ozon accepts CPC bids from 8 ₽ but CPM bids
+    only from 100 ₽ (issue 17 item 1)."""
     if not isinstance(default, dict):
         return
+    overrides = default.get("by_payment_type")
+    override = overrides.get(payment_type) if isinstance(overrides, dict) else None
+    if isinstance(override, dict):
+        params = {**(default.get("strategy_params") or {}), **(override.get("strategy_params") or {})}
+        default = {**default, **override, "strategy_params": params}
     if default.get("strategy_type") not in STRATEGY_TYPES:
         logger.warning(
             "account default_strategy ignored: unknown strategy_type %r", default.get("strategy_type")
