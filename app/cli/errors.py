@@ -38,10 +38,7 @@ def explain(error: BaseException) -> str | None:
     if isinstance(error, KombuOperationalError):
         return f"cannot reach the broker ({str(error).splitlines()[0]}); check BROKER_URL"
     if isinstance(error, redis.ConnectionError | redis.TimeoutError):
-        return (
-            f"cannot reach Redis ({str(error).splitlines()[0]}); check REDIS_URL, "
-            "or start the system with `adolf-marketing up`"
-        )
+        return f"cannot reach Redis ({str(error).splitlines()[0]}); check REDIS_URL and that its server runs"
     return None
 
 

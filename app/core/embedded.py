@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +66,16 @@ class EmbeddedRedis:
             return f"redis://127.0.0.1:{self.port}/0"
         return f"redis+socket://{self.socket_path}"
 
+    def _client(self) -> redis.Redis:
+        # No retries: a server that is not there (yet, or any more) is an answer, not a reason
+        # to reconnect with backoff for seconds (issue 17 item 8).
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
+
     def is_running(self) -> bool:
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
-            return bool(client.ping())
+            return bool(self._client().ping())
         except (redis.RedisError, OSError):
             return False
 
@@ -121,9 +129,10 @@ class EmbeddedRedis:
         if not self.is_running():
             return
         pid = self._pid()
-        # SHUTDOWN closes the connection under our feet: that is success.
+        # SHUTDOWN closes the connection under our feet: that is success — not a reason to
+        # reconnect and retry with backoff (seconds of every Ctrl-C, issue 17 item 8).
         with contextlib.suppress(redis.ConnectionError, OSError):
-            redis.Redis(unix_socket_path=str(self.socket_path)).shutdown(nosave=True)
+            self._client().shutdown(nosave=True)
         _wait_for_exit(pid, timeout)
 
     def _pid(self) -> int | None:
@@ -134,16 +143,21 @@ class EmbeddedRedis:
 
 
 def _wait_for_exit(pid: int | None, timeout: float) -> None:
+    """Until `pid` has exited; a zombie has (the daemon's parent is init, which may reap late)."""
+    import psutil
+
     if pid is None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
             return
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
