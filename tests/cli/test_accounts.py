@@ -47,7 +47,9 @@ def account_with_campaign(campaigns: int = 1) -> int:
 
 def is_active(account_id: int) -> bool:
     with session_scope() as session:
-        return bool(session.scalar(select(MarketplaceAccount.is_active).where(MarketplaceAccount.id == account_id)))
+        return bool(
+            session.scalar(select(MarketplaceAccount.is_active).where(MarketplaceAccount.id == account_id))
+        )
 
 
 def test_list_fits_80_columns_one_line_per_account_with_its_settings_below(clean_db: None) -> None:
