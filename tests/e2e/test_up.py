@@ -91,6 +91,7 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     # Issue 17 items 8, 9: no result-backend traceback at exit, no request log lines.
     assert "Traceback" not in output and "Exception ignored" not in output, output[-4000:]
     assert "HTTP Request:" not in output
+    assert "Authorization (" not in output  # the demo sandbox says one line, not every credential
     deadline = time.monotonic() + 20
     while processes_using(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)
