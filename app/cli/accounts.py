@@ -115,11 +115,7 @@ def describe_settings(settings: dict[str, Any]) -> str:
     parts = []
     for key, value in sorted(settings.items()):
         if key == "default_strategy" and isinstance(value, dict):
-            params = value.get("strategy_params") or {}
-            limits = {k: value[k] for k in ("max_bid", "daily_limit", "dry_run") if k in value}
-            words = [str(value.get("strategy_type", "?"))]
-            words += [f"{k}={v}" for k, v in {**params, **limits}.items()]
-            parts.append(f"default strategy {' '.join(words)}")
+            parts.append(f"default strategy {describe_strategy(value)}")
         elif isinstance(value, list):
             parts.append(f"{key}={','.join(str(v) for v in value)}")
         elif isinstance(value, dict):
@@ -127,6 +123,24 @@ def describe_settings(settings: dict[str, Any]) -> str:
         else:
             parts.append(f"{key}={value}")
     return "; ".join(parts)
+
+
+def describe_strategy(default: dict[str, Any]) -> str:
+    """`max_traffic bid_cap=3000 max_bid=5000 (cpm: bid_cap=20000 max_bid=30000)`."""
+
+    def numbers(entry: dict[str, Any]) -> list[str]:
+        limits = {k: entry[k] for k in ("max_bid", "daily_limit", "dry_run") if k in entry}
+        return [f"{k}={v}" for k, v in {**(entry.get("strategy_params") or {}), **limits}.items()]
+
+    words = [str(default.get("strategy_type", "?")), *numbers(default)]
+    overrides = default.get("by_payment_type")
+    if isinstance(overrides, dict):
+        words += [
+            f"({payment}: {' '.join(numbers(entry))})"
+            for payment, entry in sorted(overrides.items())
+            if isinstance(entry, dict)
+        ]
+    return " ".join(words)
 
 
 @accounts_app.command("list", help="List accounts (credentials are never shown).")

@@ -18,6 +18,7 @@ DEMO_SETTINGS = {
         "strategy_type": "max_traffic",
         "strategy_params": {"bid_cap": 900, "outbid_step": 10},
         "max_bid": 1000,
+        "by_payment_type": {"cpm": {"strategy_params": {"bid_cap": 20000}, "max_bid": 30000}},
     },
 }
 
@@ -63,7 +64,7 @@ def test_list_fits_80_columns_one_line_per_account_with_its_settings_below(clean
     settings = " ".join(line.strip() for line in lines[2:])
     assert settings == (
         "business_id=5000100; campaign_ids=40001000,40001001; "
-        "default strategy max_traffic bid_cap=900 outbid_step=10 max_bid=1000"
+        "default strategy max_traffic bid_cap=900 outbid_step=10 max_bid=1000 (cpm: bid_cap=20000 max_bid=30000)"
     )
 
 
