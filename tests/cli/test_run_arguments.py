@@ -20,33 +20,15 @@ from app.models.marketing import (
     MarketplaceAccount,
 )
 from app.services.marketing.sync import run_sync
+from tests.integration.test_manual_bid import manual_cluster
 from tests.support.cli import assert_one_line_error, cli
 from tests.support.sandbox_system import SandboxSystem
-
-
-def wb_cluster() -> MarketingKeyword:
-    """A live keyword of an active manual WB CPM campaign, whose minimum bid is known."""
-    with session_scope() as session:
-        keyword = session.scalars(
-            select(MarketingKeyword)
-            .join(MarketingCampaign)
-            .where(
-                MarketingCampaign.marketplace == "wb",
-                MarketingCampaign.campaign_type == "manual",
-                MarketingCampaign.payment_type == "cpm",
-                MarketingCampaign.status == "active",
-                MarketingKeyword.kind == "cluster",
-            )
-            .order_by(MarketingKeyword.id)
-        ).first()
-        assert keyword is not None
-        return keyword
 
 
 @pytest.fixture
 def synced(sandbox_system: SandboxSystem) -> MarketingKeyword:
     assert run_sync()["errors"] == 0
-    return wb_cluster()
+    return manual_cluster()  # a live WB cluster of an active manual CPM campaign
 
 
 def nothing_was_enqueued_or_recorded(redis_client) -> None:
