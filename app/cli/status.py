@@ -72,7 +72,10 @@ def status_command() -> None:
 
     runs = last_runs()
     celery_app.loader.import_default_modules()
-    clock = time_label()
+    # Times come from the clock the system follows: in the demo, the sandbox's simulated one,
+    # which runs ahead of this machine's (issue 17 item 7).
+    clock_url = demo_clock_url()
+    clock = "UTC, sandbox clock" if clock_url else "UTC"
     periodic = Table(title="Periodic tasks")
     for column in ("entry", "schedule (Moscow)", f"last run ({clock})", "state"):
         periodic.add_column(column)
@@ -87,9 +90,8 @@ def status_command() -> None:
         periodic.add_row(entry.name, cron_text(entry.schedule), run["finished_at"] if run else "never", state)
     console.print(periodic)
     print_last_cycle(console, clock)
-    note = clock_note()
-    if note:
-        console.print(note, soft_wrap=True)
+    if clock_url:
+        console.print(clock_note(clock_url), soft_wrap=True)
 
 
 def demo_clock_url() -> str | None:
@@ -98,16 +100,7 @@ def demo_clock_url() -> str | None:
     return running.get("clock_url") or get_settings().CLOCK_URL
 
 
-def time_label() -> str:
-    """Times come from the clock the system follows: the sandbox's simulated one in the demo
-    (issue 17 item 7), which runs ahead of this machine's."""
-    return "UTC, sandbox clock" if demo_clock_url() else "UTC"
-
-
-def clock_note() -> str | None:
-    url = demo_clock_url()
-    if not url:
-        return None
+def clock_note(url: str) -> str:
     try:
         now = f"now {followed_time(url):%Y-%m-%d %H:%M} UTC"
     except ConfigError:

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -144,8 +145,6 @@ class EmbeddedRedis:
 
 def _wait_for_exit(pid: int | None, timeout: float) -> None:
     """Until `pid` has exited; a zombie has (the daemon's parent is init, which may reap late)."""
-    import psutil
-
     if pid is None:
         return
     deadline = time.monotonic() + timeout
@@ -201,7 +200,6 @@ def forget_dead_handles(folder: Path) -> None:
     `.handle_pids.json`; a process killed by SIGKILL never removes its PID, so after a killed
     `up` the server would outlive every later run (issue 17 item 8). The list is edited under
     pgserver's own inter-process lock, as pgserver does."""
-    import psutil
     from pgserver.postgres_server import PostgresServer
     from pgserver.utils import DiskList
 
