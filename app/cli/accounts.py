@@ -6,13 +6,14 @@ never echoed, logged or passed on the command line (DESIGN.md §3 "Credentials n
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 
 from app.cli.errors import UserError
@@ -112,45 +113,117 @@ def add_account(
         typer.echo(f"added {marketplace} account {account.id} ({account.name}, brand {brand_row.name})")
 
 
+def describe_settings(settings: dict[str, Any]) -> str:
+    """Non-secret settings in a few words: `key=value`, lists comma-joined, the default strategy
+    as its type and numbers (issue 17 item 7: a dict over seven lines made the table unreadable)."""
+    parts = []
+    for key, value in sorted(settings.items()):
+        if key == "default_strategy" and isinstance(value, dict):
+            parts.append(f"default strategy {describe_strategy(value)}")
+        elif isinstance(value, list):
+            parts.append(f"{key}={','.join(str(v) for v in value)}")
+        elif isinstance(value, dict):
+            parts.append(f"{key}={json.dumps(value, ensure_ascii=False, separators=(',', ':'))}")
+        else:
+            parts.append(f"{key}={value}")
+    return "; ".join(parts)
+
+
+def describe_strategy(default: dict[str, Any]) -> str:
+    """`max_traffic bid_cap=3000 max_bid=5000 (cpm: bid_cap=20000 max_bid=30000)`."""
+
+    def numbers(entry: dict[str, Any]) -> list[str]:
+        limits = {k: entry[k] for k in ("max_bid", "daily_limit", "dry_run") if k in entry}
+        return [f"{k}={v}" for k, v in {**(entry.get("strategy_params") or {}), **limits}.items()]
+
+    words = [str(default.get("strategy_type", "?")), *numbers(default)]
+    overrides = default.get("by_payment_type")
+    if isinstance(overrides, dict):
+        words += [
+            f"({payment}: {' '.join(numbers(entry))})"
+            for payment, entry in sorted(overrides.items())
+            if isinstance(entry, dict)
+        ]
+    return " ".join(words)
+
+
 @accounts_app.command("list", help="List accounts (credentials are never shown).")
 def list_accounts() -> None:
-    table = Table()
-    for column in ("id", "marketplace", "name", "brand", "active", "settings", "campaigns"):
-        table.add_column(column)
+    """One line per account and its settings indented below, wrapped to the terminal: readable at
+    80 columns and when piped (issue 17 item 7)."""
+    header = ("id", "marketplace", "name", "brand", "active", "campaigns")
     with session_scope() as session:
         campaigns = dict(
             session.execute(
                 select(MarketingCampaign.account_id, func.count()).group_by(MarketingCampaign.account_id)
             ).all()
         )
-        rows = session.execute(
-            select(MarketplaceAccount, Brand.name).join(Brand).order_by(MarketplaceAccount.id)
-        ).all()
-        for account, brand_name in rows:
-            table.add_row(
-                str(account.id),
-                account.marketplace,
-                account.name,
-                brand_name,
-                "yes" if account.is_active else "no",
-                ", ".join(f"{k}={v}" for k, v in sorted(account.settings.items())),
-                str(campaigns.get(account.id, 0)),
+        rows = [
+            (
+                (
+                    str(account.id),
+                    account.marketplace,
+                    account.name,
+                    brand_name,
+                    "yes" if account.is_active else "no",
+                    str(campaigns.get(account.id, 0)),
+                ),
+                describe_settings(account.settings),
             )
-    Console().print(table)
+            for account, brand_name in session.execute(
+                select(MarketplaceAccount, Brand.name).join(Brand).order_by(MarketplaceAccount.id)
+            ).all()
+        ]
+    if not rows:
+        typer.echo("no accounts yet: add one with `adolf-marketing accounts add`")
+        return
+    widths = [max(len(cells[i]) for cells in [header, *(r[0] for r in rows)]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    columns = shutil.get_terminal_size().columns
+    typer.echo(line(header))
+    for cells, settings in rows:
+        typer.echo(line(cells))
+        if settings:
+            typer.echo(textwrap.fill(settings, columns, initial_indent="    ", subsequent_indent="    "))
 
 
-@accounts_app.command("remove", help="Remove an account that has no campaigns (else deactivate it).")
-def remove_account(account_id: int = typer.Argument(..., help="Account id from `accounts list`.")) -> None:
+@accounts_app.command("remove", help="Remove an account without campaigns, else deactivate it; asks first.")
+def remove_account(
+    account_id: int = typer.Argument(..., help="Account id from `accounts list`."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
     with session_scope() as session:
         account = session.get(MarketplaceAccount, account_id)
         if account is None:
             raise UserError(f"no account with id {account_id}; see `adolf-marketing accounts list`")
         used = session.scalar(select(func.count()).where(MarketingCampaign.account_id == account_id)) or 0
+        label = f"account {account_id} ({account.marketplace} {account.name})"
+        question = (
+            f"{label} has {used} campaigns with history, so it can only be deactivated: its campaigns "
+            "are no longer managed. Deactivate it?"
+            if used
+            else f"Remove {label}? This cannot be undone."
+        )
+        if not (yes or confirmed(question, account_id)):
+            typer.echo("nothing changed")
+            return
         if used:
             account.is_active = False
-            typer.echo(
-                f"account {account_id} has {used} campaigns with history: deactivated instead of removed"
-            )
+            typer.echo(f"deactivated {label}")
             return
         session.delete(account)
-        typer.echo(f"removed account {account_id}")
+        typer.echo(f"removed {label}")
+
+
+def confirmed(question: str, account_id: int) -> bool:
+    """The user's answer (issue 17 item 7: remove deactivated without asking); no answer (stdin
+    closed, as in a script) is an error that names --yes."""
+    try:
+        return bool(typer.confirm(question, default=False))
+    except typer.Abort:
+        raise UserError(
+            f"no answer to the confirmation; repeat with --yes to change account {account_id}"
+        ) from None

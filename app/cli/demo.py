@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from celery import chain, group
 
+from app.cli.tasks import release_result
 from app.cli.up import Child
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
@@ -22,9 +23,19 @@ from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 FAST_FACTOR = 60.0
 # What the demo's campaigns bid by (account setting `default_strategy`, applied to new campaigns
 # by sync): WB holds position 3, Ozon and YM buy traffic up to a cap (YM bids: % of price × 100).
+# Every cap sits inside what the marketplace accepts (the sandbox's bounds, from the API digest):
+# WB CPM from 125–159 ₽ (per placement and category) and CPC from 4 ₽, up to 100 000 ₽; Ozon CPC
+# 8–11 ₽ .. 1 000 ₽ per click and CPM 100 ₽ .. 10 000 ₽ per thousand views — hence a CPM override,
+# as one cap cannot fit both (issue 17 item 1: all 20 Ozon CPM bids were refused at a 50 ₽ cap);
+# YM 0.50 %..99.99 %.
 DEMO_STRATEGIES: dict[str, dict[str, Any]] = {
     "wb": {"strategy_type": "target_position", "strategy_params": {"position": 3}, "max_bid": 150_000},
-    "ozon": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 3_000}, "max_bid": 5_000},
+    "ozon": {
+        "strategy_type": "max_traffic",
+        "strategy_params": {"bid_cap": 3_000},
+        "max_bid": 5_000,
+        "by_payment_type": {"cpm": {"strategy_params": {"bid_cap": 20_000}, "max_bid": 30_000}},
+    },
     "ym": {"strategy_type": "max_traffic", "strategy_params": {"bid_cap": 900}, "max_bid": 1_000},
 }
 
@@ -70,6 +81,7 @@ def sandbox_child(ports: dict[str, int], seed: int) -> Child:
             str(ports["watcher"]),
             "--claude-port",
             str(ports["claude"]),
+            "--brief",  # `up` registers the accounts: their credentials need not fill its log
         ],
     )
 
@@ -123,6 +135,10 @@ def kick_off(wait_for_workers: float = 90.0) -> str | None:
             break
     else:
         return None
+    return send_first_run()
+
+
+def send_first_run() -> str:
     sig = celery_app.signature
     flow = chain(
         sig("app.tasks.marketing.sync.sync_campaigns", immutable=True),
@@ -132,4 +148,6 @@ def kick_off(wait_for_workers: float = 90.0) -> str | None:
         ),
         sig("app.tasks.marketing.bid_cycle.run_bid_cycle", immutable=True),
     )
-    return str(flow.apply_async().id)
+    result = flow.apply_async()
+    release_result(result)  # nobody here waits for it; see release_result
+    return str(result.id)

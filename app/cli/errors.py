@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 import redis
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import ProgrammingError as SAProgrammingError
 
@@ -34,11 +35,10 @@ def explain(error: BaseException) -> str | None:
         return f"cannot reach PostgreSQL ({reason}); {_database_hint()}"
     if isinstance(error, SAProgrammingError) and "does not exist" in str(error.orig):
         return "the database schema is missing or outdated; run `adolf-marketing db upgrade`"
+    if isinstance(error, KombuOperationalError):
+        return f"cannot reach the broker ({str(error).splitlines()[0]}); check BROKER_URL"
     if isinstance(error, redis.ConnectionError | redis.TimeoutError):
-        return (
-            f"cannot reach Redis ({str(error).splitlines()[0]}); check REDIS_URL, "
-            "or start the system with `adolf-marketing up`"
-        )
+        return f"cannot reach Redis ({str(error).splitlines()[0]}); check REDIS_URL and that its server runs"
     return None
 
 

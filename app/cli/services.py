@@ -18,12 +18,13 @@ def embedded_redis() -> EmbeddedRedis:
 
 
 def start_redis_if_embedded() -> EmbeddedRedis | None:
-    """Start the embedded Redis when REDIS_URL is unset; returns it so the caller can stop it."""
+    """Start the embedded Redis when REDIS_URL is unset; returns it so the caller can stop it.
+
+    Only `up`, holding the data folder's lock (app.cli.instance), calls this: a server already
+    running there was left by an `up` that was killed, and is this one's to stop."""
     if get_settings().REDIS_URL:
         return None
     server = embedded_redis()
-    if server.is_running():
-        return None  # someone else (another `up`) owns it
     server.start()
     return server
 

@@ -11,8 +11,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from app.cli.instance import running_up
 from app.cli.services import require_running_system
 from app.core.celery_config import PERIODIC_ENTRIES, QUEUES, celery_app
+from app.core.clock import followed_time
+from app.core.config import ConfigError, get_settings
 from app.core.database import session_scope
 from app.core.redis import get_redis
 from app.models.marketing import MarketingBidHistory, MarketingCampaign, MarketingKeyword
@@ -69,8 +72,12 @@ def status_command() -> None:
 
     runs = last_runs()
     celery_app.loader.import_default_modules()
+    # Times come from the clock the system follows: in the demo, the sandbox's simulated one,
+    # which runs ahead of this machine's (issue 17 item 7).
+    clock_url = demo_clock_url()
+    clock = "UTC, sandbox clock" if clock_url else "UTC"
     periodic = Table(title="Periodic tasks")
-    for column in ("entry", "schedule (Moscow)", "last run (UTC)", "state"):
+    for column in ("entry", "schedule (Moscow)", f"last run ({clock})", "state"):
         periodic.add_column(column)
     for entry in PERIODIC_ENTRIES:
         run = runs.get(run_key(entry.task, list(entry.args)))
@@ -82,24 +89,61 @@ def status_command() -> None:
             state = "[yellow]not in this build[/yellow]"
         periodic.add_row(entry.name, cron_text(entry.schedule), run["finished_at"] if run else "never", state)
     console.print(periodic)
-    print_last_cycle(console)
+    print_last_cycle(console, clock)
+    if clock_url:
+        console.print(clock_note(clock_url), soft_wrap=True)
 
 
-def print_last_cycle(console: Console, changes: int = 10) -> None:
+def demo_clock_url() -> str | None:
+    """The clock the system follows when a running `up` serves the demo world (CLOCK_URL)."""
+    running = running_up(get_settings().DATA_DIR) or {}
+    return running.get("clock_url") or get_settings().CLOCK_URL
+
+
+def clock_note(url: str) -> str:
+    try:
+        now = f"now {followed_time(url):%Y-%m-%d %H:%M} UTC"
+    except ConfigError:
+        now = "not answering"
+    return f"Times follow the demo sandbox's simulated clock ({now}), not this machine's."
+
+
+def cycle_line(cycle: dict[str, str]) -> str:
+    """One line of spec 7.4.3 `marketing:last_bid_cycle`: refused bids and bids of unknown outcome
+    next to the updated ones, and in the status, so that a cycle whose bids the marketplace
+    refused does not read as a clean "completed" (issue 17 item 1)."""
+    by_marketplace: dict[str, dict[str, int]] = json.loads(cycle.get("marketplaces") or "{}")
+
+    def total(counter: str) -> int:
+        return sum(counts.get(counter, 0) for counts in by_marketplace.values())
+
+    refused, unknown = total("bids_failed"), total("bids_unknown")
+    problems = [f"{refused} refused bids"] if refused else []
+    if unknown:
+        problems.append(f"{unknown} bids of unknown outcome")
+    outcome = cycle.get("status", "?") + (" with " + " and ".join(problems) if problems else "")
+    per_marketplace = ", ".join(
+        f"{name} {c.get('bids_updated', 0)}/{c.get('bids_failed', 0)}/{c.get('bids_unknown', 0)}"
+        for name, c in sorted(by_marketplace.items())
+    )
+    return (
+        f"Last bid cycle (run {cycle.get('run_id')}): {outcome}, started {cycle.get('started_at')}, "
+        f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, "
+        f"keywords {cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, refused {refused}, "
+        f"unknown {unknown}, errors {cycle.get('errors')}"
+        + (f"; updated/refused/unknown by marketplace: {per_marketplace}" if per_marketplace else "")
+    )
+
+
+def print_last_cycle(console: Console, clock: str = "UTC", changes: int = 10) -> None:
     """Spec 7.4.3 `marketing:last_bid_cycle` and the newest bid changes (issue 6 item 6)."""
     raw: dict[bytes, bytes] = get_redis().hgetall(METRICS_KEY)  # type: ignore[assignment]
     cycle = {k.decode(): v.decode() for k, v in raw.items()}
     if not cycle:
         console.print("Last bid cycle: none in the last hour")
     else:
-        line = (
-            f"Last bid cycle (run {cycle.get('run_id')}): {cycle.get('status')}, "
-            f"started {cycle.get('started_at')}, "
-            f"finished {cycle.get('finished_at')}; campaigns {cycle.get('campaigns')}, "
-            f"keywords {cycle.get('keywords')}, bids updated {cycle.get('bids_updated')}, "
-            f"errors {cycle.get('errors')}"
-        )
-        console.print(line, soft_wrap=True)  # one line, however narrow the terminal: scripts read it
+        # One line, however narrow the terminal: scripts read it.
+        console.print(cycle_line(cycle), soft_wrap=True)
     with session_scope() as session:
         rows = session.execute(
             select(MarketingBidHistory, MarketingCampaign.marketplace, MarketingKeyword.keyword)
@@ -111,7 +155,7 @@ def print_last_cycle(console: Console, changes: int = 10) -> None:
     if not rows:
         return
     table = Table(title="Latest bid changes")
-    for column in ("when (UTC)", "marketplace", "keyword", "old", "new", "source", "reason"):
+    for column in (f"when ({clock})", "marketplace", "keyword", "old", "new", "source", "reason"):
         table.add_column(column)
     for history, marketplace, keyword in rows:
         table.add_row(

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from app.cli.errors import UserError
 from app.cli.services import require_running_system
+from app.cli.task_args import build_call
 from app.core.celery_config import celery_app
 
 
@@ -30,22 +31,32 @@ def resolve(short_name: str) -> str:
     return names[short_name]
 
 
-def parse_value(text: str) -> Any:
-    """JSON when it parses (numbers, true, null, lists), else the plain string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def parse_kwargs(pairs: list[str]) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
+def parse_kwargs(pairs: list[str]) -> dict[str, str]:
+    kwargs: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"--kw {pair!r} is not KEY=VALUE")
-        kwargs[key.replace("-", "_")] = parse_value(value)
+        kwargs[key.replace("-", "_")] = value
     return kwargs
+
+
+def release_result(result: Any) -> None:
+    """Unsubscribe from a result — with its chain's parents and its groups' members — now,
+    while Redis is up.
+
+    Sending a task subscribes this process to its result channel; the subscription is otherwise
+    dropped by `AsyncResult.__del__` at interpreter exit, after `up` has stopped Redis or while
+    Python is shutting down — 20 s of reconnect retries and an "Exception ignored" traceback, or a
+    redis ImportError (issue 17 items 8, 11). Afterwards that `__del__` has nothing to send."""
+    pending = [result]
+    while pending:
+        item = pending.pop()
+        if item is None:
+            continue
+        item.backend.remove_pending_result(item)
+        pending.append(item.parent)
+        pending.extend(getattr(item, "results", None) or ())
 
 
 def wait(result: AsyncResult, timeout: float) -> Any:
@@ -66,10 +77,11 @@ def wait(result: AsyncResult, timeout: float) -> Any:
     return result.result
 
 
-def split_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
-    """`wb` → positional; `--account 1` / `--account=1` → keyword `account=1` (task parameters)."""
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
+def split_arguments(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+    """`wb` → positional; `--account 1` / `--account=1` → keyword `account` (task parameters).
+    Values stay text here: app.cli.task_args reads them by each parameter's type."""
+    args: list[str] = []
+    kwargs: dict[str, str] = {}
     index = 0
     while index < len(tokens):
         token = tokens[index]
@@ -80,9 +92,9 @@ def split_arguments(tokens: list[str]) -> tuple[list[Any], dict[str, Any]]:
                     raise UserError(f"{token} needs a value, e.g. {token} 1")
                 index += 1
                 value = tokens[index]
-            kwargs[key.replace("-", "_")] = parse_value(value)
+            kwargs[key.replace("-", "_")] = value
         else:
-            args.append(parse_value(token))
+            args.append(token)
         index += 1
     return args, kwargs
 
@@ -97,10 +109,18 @@ def run_command(
 ) -> None:
     name = resolve(task)
     positional, keywords = split_arguments(args or [])
+    call = build_call(celery_app.tasks[name], positional, {**keywords, **parse_kwargs(kw)})
     require_running_system()
-    result = celery_app.send_task(name, args=positional, kwargs={**keywords, **parse_kwargs(kw)})
-    value = wait(result, timeout)
+    result = celery_app.send_task(name, args=call.args, kwargs=call.kwargs)
+    try:
+        value = wait(result, timeout)
+    finally:
+        release_result(result)
     # A task that fans out (run_bid_cycle) names the task that finishes its work: wait for that too.
     while isinstance(value, dict) and value.get("follow_task_id"):
-        value = wait(AsyncResult(value["follow_task_id"], app=celery_app), timeout)
+        follow = AsyncResult(value["follow_task_id"], app=celery_app)
+        try:
+            value = wait(follow, timeout)
+        finally:
+            release_result(follow)
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

@@ -1,23 +1,34 @@
-"""`adolf-marketing up`: beat, the three workers of spec 7.5.1 and Flower as child processes."""
+"""`adolf-marketing up`: beat, the three workers of spec 7.5.1 and Flower as child processes.
+
+Before any child starts (issue 17 items 2, 3): one `up` per data folder (a lock file) and, against
+configured services, per broker (beat's lock, the workers' node names); Redis, the broker and
+PostgreSQL answer — else one line and a non-zero exit. The children die with `up` however it
+dies: on Linux each gets SIGTERM from the kernel when `up` exits (PR_SET_PDEATHSIG), so a
+SIGKILL'd or OOM-killed `up` leaves no beat or worker nobody started (item 8).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from app.cli.instance import UpLock, node_name, refuse_if_system_runs, take_up_lock
 from app.cli.services import migrate_to_head, start_redis_if_embedded
 from app.core.celery_config import celery_app, check_config
 from app.core.config import get_settings, reset_settings_cache
+from app.core.redis import get_redis
 from app.core.secrets import generate_key
 
 STOP_GRACE_SECONDS = 20.0
@@ -33,8 +44,12 @@ class Child:
     pump: threading.Thread | None = field(default=None, repr=False)
 
 
+WORKERS = (("high", 2), ("default", 2), ("low", 1))  # spec 7.5.1: queue suffix, concurrency
+
+
 def celery_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "celery", "-A", "app.core.celery_config", *args]
+    # --quiet: no start-up banner per process; `up` prints one line for the whole plan.
+    return [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "--quiet", *args]
 
 
 def process_plan(data_dir: Path, flower_port: int, loglevel: str) -> list[Child]:
@@ -47,7 +62,7 @@ def process_plan(data_dir: Path, flower_port: int, loglevel: str) -> list[Child]
                 "worker", f"--queues=marketing_{short}", f"--concurrency={procs}", level, "-n", f"{short}@%h"
             ),
         )
-        for short, procs in (("high", 2), ("default", 2), ("low", 1))
+        for short, procs in WORKERS
     ]
     beat = Child("beat", celery_argv("beat", level, f"--schedule={data_dir / 'celerybeat-schedule'}"))
     flower = Child("flower", celery_argv("flower", f"--port={flower_port}", "--address=127.0.0.1"))
@@ -63,6 +78,29 @@ def _pump(child: Child, colour: str, lock: threading.Lock) -> None:
             print(prefix + line, flush=True)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec function asking the kernel to SIGTERM the child when this process dies (Linux).
+
+    SIGTERM, not SIGKILL: a worker then shuts down warmly and takes its pool children with it.
+    The function only calls prctl and getppid — nothing that takes a lock another thread of
+    ours could hold at fork time. Elsewhere (macOS) there is no such signal: None.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+
+    return preexec
+
+
 def start(children: list[Child], env: dict[str, str]) -> None:
     lock = threading.Lock()
     for index, child in enumerate(children):
@@ -73,6 +111,7 @@ def start(children: list[Child], env: dict[str, str]) -> None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: we stop it and its pool children together
+            preexec_fn=die_with_parent(),
         )
         child.pump = threading.Thread(
             target=_pump, args=(child, COLOURS[index % len(COLOURS)], lock), daemon=True
@@ -154,18 +193,19 @@ def up_command(
     from app.cli import demo
 
     settings = get_settings()
-    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     celery_app.loader.import_default_modules()
     check_config(celery_app, settings)
     with_sandbox = settings.embedded if sandbox is None else sandbox
-    redis_server = start_redis_if_embedded()
+    up_lock = take_up_lock(settings.DATA_DIR)
+    redis_server = None
     children: list[Child] = []
     code = 0
     try:
-        database_url = migrate_to_head()
+        redis_server = start_redis_if_embedded()
+        database_url = check_services()
         env = child_environment(database_url)
         if with_sandbox:
-            env.update(start_demo_world(demo, children, env, seed))
+            env.update(start_demo_world(demo, children, env, seed, up_lock))
         system = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
         mode = (
             "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
@@ -182,11 +222,28 @@ def up_command(
         stop(children)
         if redis_server is not None:
             redis_server.stop()
+        up_lock.release()
     if code:
         raise typer.Exit(code)
 
 
-def start_demo_world(demo: Any, children: list[Child], env: dict[str, str], seed: int) -> dict[str, str]:
+def check_services() -> str:
+    """Before any child starts: Redis, the broker and PostgreSQL answer, nothing of ours runs on
+    the broker yet, the schema is migrated; returns the database URL. Each failure is one line
+    (app.cli.errors) instead of children that retry forever (issue 17 item 3)."""
+    settings = get_settings()
+    get_redis().ping()
+    if settings.BROKER_URL:
+        with celery_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
+    if settings.REDIS_URL:  # shared services: another `up` may use another data folder or host
+        refuse_if_system_runs([node_name(short) for short, _ in WORKERS])
+    return migrate_to_head()
+
+
+def start_demo_world(
+    demo: Any, children: list[Child], env: dict[str, str], seed: int, up_lock: UpLock
+) -> dict[str, str]:
     """Start the sandbox child, register its accounts; returns the settings that point at it."""
     ports = demo.choose_ports()
     world = demo.sandbox_child(ports, seed)
@@ -196,6 +253,7 @@ def start_demo_world(demo: Any, children: list[Child], env: dict[str, str], seed
     extra: dict[str, str] = demo.sandbox_env(
         ports, accounts["watcher"]["api_key"], accounts["claude"]["api_key"]
     )
+    up_lock.update(clock_url=extra["CLOCK_URL"])  # `status` says its times are the sandbox's
     os.environ.update(extra)  # this process registers the accounts and kicks off the first run
     reset_settings_cache()
     count = demo.register_demo_accounts(accounts["accounts"])

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
@@ -385,3 +386,20 @@ def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
     waiting = [entry.name for entry in PERIODIC_ENTRIES if entry not in scheduled_entries()]
     if waiting:
         logger.warning("not scheduled, their task modules are not in this build: %s", ", ".join(waiting))
+    from app.core.beat_lock import BeatAlreadyRunning, take_beat_lock
+
+    try:
+        take_beat_lock()
+    except BeatAlreadyRunning as error:
+        raise SystemExit(f"error: {error}") from None
+    except redis.RedisError as error:
+        raise SystemExit(f"error: cannot reach Redis for the beat lock ({error}); check REDIS_URL") from None
+
+
+@signals.after_setup_logger.connect
+def _quiet_http_client_logs(**_: Any) -> None:
+    # httpx logs every request at INFO: the demo's clock polls alone were 40 % of an `up` log, and
+    # each task already logs what it did (issue 17 item 9). LOG_LEVEL=DEBUG shows the requests.
+    if get_settings().LOG_LEVEL != "DEBUG":
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)

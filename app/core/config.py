@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -217,14 +218,19 @@ class Settings(BaseSettings):
     def _postgres_only(cls, value: str | None) -> str | None:
         if value and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
             raise ValueError("must be a PostgreSQL URL such as postgresql://user:pass@host:5432/db")
-        return value
+        return _with_numeric_port(value, "postgresql://user:pass@host:5432/db")
 
     @field_validator("REDIS_URL")
     @classmethod
     def _redis_only(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "redis+socket://", "unix://")):
             raise ValueError("must be a Redis URL such as redis://localhost:6379/0")
-        return value
+        return _with_numeric_port(value, "redis://localhost:6379/0")
+
+    @field_validator("BROKER_URL")
+    @classmethod
+    def _broker_port(cls, value: str | None) -> str | None:
+        return _with_numeric_port(value, "amqp://user:pass@host:5672//")
 
     # --- Derived --------------------------------------------------------------------------------
     @property
@@ -252,6 +258,19 @@ class Settings(BaseSettings):
     @property
     def reports_path(self) -> Path:
         return self.REPORTS_DIR or self.DATA_DIR / "reports"
+
+
+def _with_numeric_port(url: str | None, example: str) -> str | None:
+    """A port that is not a number 1..65535 fails here, as one line, rather than deep inside the
+    database or Redis client as a traceback (issue 17 item 5)."""
+    if url:
+        try:
+            port = urlsplit(url).port
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError(f"the port must be a number from 1 to 65535, as in {example}")
+    return url
 
 
 def _describe(error: ValidationError) -> str:

@@ -15,10 +15,14 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,16 @@ class EmbeddedRedis:
             return f"redis://127.0.0.1:{self.port}/0"
         return f"redis+socket://{self.socket_path}"
 
+    def _client(self) -> redis.Redis:
+        # No retries: a server that is not there (yet, or any more) is an answer, not a reason
+        # to reconnect with backoff for seconds (issue 17 item 8).
+        return redis.Redis(
+            unix_socket_path=str(self.socket_path), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        )
+
     def is_running(self) -> bool:
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_connect_timeout=1)
-            return bool(client.ping())
+            return bool(self._client().ping())
         except (redis.RedisError, OSError):
             return False
 
@@ -120,9 +130,10 @@ class EmbeddedRedis:
         if not self.is_running():
             return
         pid = self._pid()
-        # SHUTDOWN closes the connection under our feet: that is success.
+        # SHUTDOWN closes the connection under our feet: that is success — not a reason to
+        # reconnect and retry with backoff (seconds of every Ctrl-C, issue 17 item 8).
         with contextlib.suppress(redis.ConnectionError, OSError):
-            redis.Redis(unix_socket_path=str(self.socket_path)).shutdown(nosave=True)
+            self._client().shutdown(nosave=True)
         _wait_for_exit(pid, timeout)
 
     def _pid(self) -> int | None:
@@ -133,16 +144,19 @@ class EmbeddedRedis:
 
 
 def _wait_for_exit(pid: int | None, timeout: float) -> None:
+    """Until `pid` has exited; a zombie has (the daemon's parent is init, which may reap late)."""
     if pid is None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
             return
         time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
@@ -158,9 +172,15 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or join) the server, make sure our database exists, return its SQLAlchemy URL."""
-        import pgserver
+        with warnings.catch_warnings():
+            # pgserver asks platformdirs for a runtime folder at import; without XDG_RUNTIME_DIR
+            # (ssh, cron, containers) platformdirs warns on every command although its fallback
+            # works (issue 17 item 7).
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+            import pgserver
 
         self.folder.parent.mkdir(parents=True, exist_ok=True)
+        forget_dead_handles(self.folder)
         try:
             server = pgserver.get_server(self.folder, cleanup_mode="stop")
         except Exception as error:  # pgserver raises bare exceptions from its subprocess calls
@@ -171,6 +191,27 @@ class EmbeddedPostgres:
         if "1 row" not in exists:
             server.psql(f'CREATE DATABASE "{self.database}";')
         return to_sqlalchemy_url(server.get_uri(self.database))
+
+
+def forget_dead_handles(folder: Path) -> None:
+    """Drop the PIDs of dead processes from pgserver's handle list.
+
+    pgserver stops the server when its last handle exits, counting handles by PID in
+    `.handle_pids.json`; a process killed by SIGKILL never removes its PID, so after a killed
+    `up` the server would outlive every later run (issue 17 item 8). The list is edited under
+    pgserver's own inter-process lock, as pgserver does."""
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    handles = DiskList(folder / ".handle_pids.json")
+    with PostgresServer._lock:
+        try:
+            pids = handles.get()
+        except ValueError:
+            return
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.put(alive)
 
 
 def to_sqlalchemy_url(url: str) -> str:

@@ -87,6 +87,9 @@ def sandbox_command(
     watcher_port: int = typer.Option(8104, "--watcher-port", help="Watcher API port."),
     claude_port: int = typer.Option(8105, "--claude-port", help="Fake Claude Messages API port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
+    brief: bool = typer.Option(
+        False, "--brief", help="One line, not every URL and credential (`up` registers the accounts)."
+    ),
 ) -> None:
     """Run the marketplace sandbox: WB, Ozon, YM, Watcher and a fake Claude over one simulated world."""
     ports = {
@@ -112,7 +115,10 @@ def sandbox_command(
     # Simulate the past now, so that the first request does not pay for it.
     world.sandbox.now()
     console = Console(highlight=False)
-    for line in describe(world, ports, host):
+    lines = describe(world, ports, host)
+    if brief:
+        lines = [f"{lines[0]} on {host} ports {', '.join(str(p) for p in ports.values())}"]
+    for line in lines:
         console.print(line, soft_wrap=True, markup=False)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(world, ports, host))

@@ -14,25 +14,7 @@ from sqlalchemy import select
 from app.core.database import session_scope
 from app.core.secrets import decrypt_credentials
 from app.models.marketing import MarketplaceAccount
-
-
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env={**os.environ, **(env or {})},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert fragment in lines[0]
+from tests.support.cli import assert_one_line_error, cli
 
 
 def test_unknown_marketplace(tmp_path: Path) -> None:
@@ -58,6 +40,19 @@ def test_empty_token_at_the_prompt() -> None:
 def test_invalid_setting() -> None:
     assert_one_line_error(
         cli("accounts", "list", env={"TASK_TIME_LIMIT": "soon"}), "Invalid setting TASK_TIME_LIMIT"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "variable", "url"),
+    [
+        (("accounts", "list"), "DATABASE_URL", "postgresql://nobody@127.0.0.1:abc/none"),
+        (("status",), "REDIS_URL", "redis://127.0.0.1:abc/0"),
+    ],
+)
+def test_non_numeric_port_is_one_line(command: tuple[str, ...], variable: str, url: str) -> None:
+    assert_one_line_error(
+        cli(*command, env={variable: url}), f"Invalid setting {variable}: Value error, the port"
     )
 
 
@@ -94,7 +89,7 @@ def test_add_list_remove_account_keeps_the_secret_encrypted(clean_db: None, tmp_
         "accounts", "add", "-m", "wb", "--name", "main", "--brand", "Brand A", "--token-file", str(token)
     )
     assert_one_line_error(duplicate, "exists already")
-    assert cli("accounts", "remove", str(account_id)).returncode == 0
+    assert cli("accounts", "remove", str(account_id), "--yes").returncode == 0
     assert_one_line_error(cli("accounts", "remove", str(account_id)), f"no account with id {account_id}")
 
 
@@ -154,3 +149,18 @@ def test_default_strategy_setting_is_stored_as_json_and_validated(clean_db: None
     )
     with session_scope() as session:
         assert not session.scalars(select(MarketplaceAccount).where(MarketplaceAccount.name == "bad")).first()
+
+
+def test_embedded_database_commands_print_no_warning_without_xdg_runtime_dir(tmp_path: Path) -> None:
+    # Issue 17 item 7: pgserver's import made platformdirs print a RuntimeDirWarning on every run.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "XDG_RUNTIME_DIR"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env={**env, "DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.strip() == "database schema is up to date"

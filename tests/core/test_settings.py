@@ -22,6 +22,15 @@ def test_env_example_lists_every_setting_with_a_description() -> None:
         ("REDIS_URL", "http://x", "Invalid setting REDIS_URL: Value error, must be a Redis URL"),
         ("TASK_TIME_LIMIT", "soon", "Invalid setting TASK_TIME_LIMIT"),
         ("LOG_LEVEL", "LOUD", "Invalid setting LOG_LEVEL"),
+        # Issue 17 item 5: a port that is not a number was a 60-line traceback.
+        (
+            "DATABASE_URL",
+            "postgresql://u@db:abc/x",
+            "Invalid setting DATABASE_URL: Value error, the port must",
+        ),
+        ("REDIS_URL", "redis://localhost:63 79/0", "Invalid setting REDIS_URL: Value error, the port must"),
+        ("REDIS_URL", "redis://localhost:70000/0", "Invalid setting REDIS_URL: Value error, the port must"),
+        ("BROKER_URL", "amqp://guest@mq:five/", "Invalid setting BROKER_URL: Value error, the port must"),
     ],
 )
 def test_bad_settings_give_one_clear_line(

@@ -3,87 +3,26 @@ workers and Flower within a minute; Ctrl-C leaves no process behind (issue 2 "Do
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
+from tests.support.up_process import (
+    bids_by_marketplace,
+    demo_ports,
+    free_port,
+    processes_using,
+    wait_for_completed_cycle,
+    wait_for_workers,
+    zero_config_env,
+)
+
 pytestmark = pytest.mark.worker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def zero_config_env(data_dir: Path, flower_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY"}
-    }
-    env.update({"DATA_DIR": str(data_dir), "FLOWER_PORT": str(flower_port), "PYTHONUNBUFFERED": "1"})
-    return env
-
-
-def processes_using(data_dir: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline", "environ"]):
-        try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            environ = proc.info["environ"] or {}
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if str(data_dir) in cmdline or environ.get("DATA_DIR") == str(data_dir):
-            found.append(proc)
-    return found
-
-
-def wait_for_workers(env: dict[str, str], expected: int, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    output = ""
-    while time.monotonic() < deadline:
-        result = subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "status", "--timeout", "2"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        output = result.stdout + result.stderr
-        if f"{expected} nodes online" in output:
-            return output
-        time.sleep(1)
-    raise AssertionError(f"{expected} workers not online within {timeout} s:\n{output}")
-
-
-def wait_for_completed_cycle(env: dict[str, str], started: float, limit: float) -> str:
-    line = ""
-    while time.monotonic() - started < limit:
-        status = subprocess.run(
-            [sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60
-        )
-        line = next((x for x in status.stdout.splitlines() if x.startswith("Last bid cycle")), "")
-        match = re.search(r"completed.*bids updated (\d+)", line)
-        if match and int(match.group(1)) > 0:
-            return line
-        time.sleep(3)
-    raise AssertionError(f"no completed bid cycle with bids updated within {limit} s: {line!r}")
-
-
-def demo_ports(log: str) -> list[int]:
-    match = re.search(r"demo world on ports \[([\d, ]+)\]", log)
-    assert match, "up did not start the demo world"
-    return [int(p) for p in match.group(1).split(",")]
 
 
 def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
@@ -121,6 +60,18 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         # Issue 6: the demo world's first bid cycle completes and changes bids within two minutes.
         cycle = wait_for_completed_cycle(env, started, limit=120)
         print(f"first bid cycle completed {time.monotonic() - started:.1f} s after start: {cycle}")
+        # Issue 17 item 1: the demo's strategies bid within every marketplace's bounds.
+        updated, refused = bids_by_marketplace(cycle)
+        assert set(updated) == {"wb", "ozon", "ym"} and min(updated.values()) > 0, cycle
+        assert set(refused.values()) == {0}, cycle
+        # Issue 17 item 2: a second `up` is refused in one line and starts nothing.
+        second = subprocess.run(
+            [sys.executable, "-m", "app.cli", "up"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1
+        assert second.stdout == ""
+        assert second.stderr.startswith(f"error: adolf-marketing up is already running (pid {up.pid})")
+        assert len(second.stderr.strip().splitlines()) == 1
         ports = demo_ports((tmp_path / "up.log").read_text())
         effects = httpx.get(f"http://127.0.0.1:{ports[0]}/_sandbox/effects", timeout=10).json()["effects"]
         bid_changes = [
@@ -129,12 +80,18 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert bid_changes, "the sandbox's effect log shows no bid change"
     finally:
         up.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
         try:
             code = up.wait(timeout=60)
         finally:
             log.close()
+    print(f"Ctrl-C stopped up in {time.monotonic() - interrupted:.1f} s")
     output = (tmp_path / "up.log").read_text()
     assert code == 0, output[-4000:]
+    # Issue 17 items 8, 9: no result-backend traceback at exit, no request log lines.
+    assert "Traceback" not in output and "Exception ignored" not in output, output[-4000:]
+    assert "HTTP Request:" not in output
+    assert "Authorization (" not in output  # the demo sandbox says one line, not every credential
     deadline = time.monotonic() + 20
     while processes_using(data_dir) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -47,8 +47,9 @@ def start_worker(
     concurrency: int = 1,
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
+    node: str | None = None,
 ) -> WorkerProcess:
-    node = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    node = node or f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path / f"{node.split('@')[0]}.log"
     argv = [
         sys.executable,

@@ -4,7 +4,12 @@
 meets them (issue 5): a JSON object
 
     {"strategy_type": "target_position", "strategy_params": {"position": 3},
-     "max_bid": 30000, "daily_limit": 500000, "dry_run": true}
+     "max_bid": 30000, "daily_limit": 500000, "dry_run": true,
+     "by_payment_type": {"cpm": {"max_bid": 30000, "strategy_params": {"bid_cap": 20000}}}}
+
+`by_payment_type` overrides the keys per payment type (its `strategy_params` add to the default's):
+one account can run campaigns bid per click and per thousand views, and no single cap fits both —
+Ozon takes CPC bids from 8 ₽ but CPM bids only from 100 ₽ (issue 17 item 1).
 
 It is validated when it is set (`accounts add --setting default_strategy='{...}'`) — issue 9
 finding 12: it used to be stored as a string and silently ignored — and again when sync applies
@@ -22,6 +27,7 @@ from app.models.marketing import STRATEGY_TYPES
 from app.services.marketing.strategies.params import StrategyParamsError, parse_strategy_params
 
 DEFAULT_STRATEGY_KEYS = ("strategy_type", "strategy_params", "max_bid", "daily_limit", "dry_run")
+OVERRIDES = "by_payment_type"
 
 
 class AccountSettingError(ValueError):
@@ -45,8 +51,9 @@ def _positive(name: str, value: Any) -> int | None:
     return value
 
 
-def parse_default_strategy(raw: Any) -> DefaultStrategy:
-    """A default_strategy value (a mapping, or its JSON text) → DefaultStrategy, or a one-line error."""
+def parse_default_strategy(raw: Any, payment_type: str | None = None) -> DefaultStrategy:
+    """A default_strategy value (a mapping, or its JSON text) → the DefaultStrategy for campaigns of
+    `payment_type` (every override is validated, whichever applies), or a one-line error."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -56,6 +63,30 @@ def parse_default_strategy(raw: Any) -> DefaultStrategy:
             ) from None
     if not isinstance(raw, Mapping):
         raise AccountSettingError('default_strategy must be a JSON object such as {"strategy_type": "fixed"}')
+    overrides = raw.get(OVERRIDES) or {}
+    if not isinstance(overrides, Mapping) or not all(isinstance(o, Mapping) for o in overrides.values()):
+        raise AccountSettingError(
+            f'default_strategy.{OVERRIDES} must map payment types to objects, e.g. {{"cpm": {{...}}}}'
+        )
+    base = {k: v for k, v in raw.items() if k != OVERRIDES}
+    chosen = _one(base)
+    for name, override in overrides.items():
+        merged = _merge(base, override)
+        try:
+            parsed = _one(merged)
+        except AccountSettingError as error:
+            raise AccountSettingError(f"{OVERRIDES}.{name}: {error}") from None
+        if name == payment_type:
+            chosen = parsed
+    return chosen
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    params = {**(base.get("strategy_params") or {}), **(override.get("strategy_params") or {})}
+    return {**base, **override, "strategy_params": params}
+
+
+def _one(raw: Mapping[str, Any]) -> DefaultStrategy:
     unknown = sorted(set(raw) - set(DEFAULT_STRATEGY_KEYS))
     if unknown:
         raise AccountSettingError(

@@ -100,6 +100,14 @@ def validate_manual_change(
     if unit is None:
         why = rules.campaign_not_biddable(campaign.campaign_type, campaign.payment_type)
         raise BidChangeError(f"keyword {keyword.id}: {why}")
+    siblings = sum(
+        1 for k in campaign.keywords if k.kind == keyword.kind == "nm" and k.product_id == keyword.product_id
+    )
+    why_not = rules.not_biddable(
+        campaign.campaign_type, campaign.payment_type, keyword.kind, max(siblings, 1)
+    )
+    if why_not is not None:
+        raise BidChangeError(f"keyword {keyword.id} takes no bid: {why_not}")
     if isinstance(new_bid, bool) or not isinstance(new_bid, int) or new_bid <= 0:
         raise BidChangeError(
             f"new_bid must be a positive integer in the campaign's bid unit ({unit}), got {new_bid!r}"

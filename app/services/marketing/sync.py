@@ -87,7 +87,9 @@ def apply_account_state(
                 external_id=remote.external_id,
                 daily_limit=remote.daily_budget,
             )
-            apply_default_strategy(row, account.settings.get("default_strategy"), summary)
+            apply_default_strategy(
+                row, account.settings.get("default_strategy"), remote.payment_type, summary
+            )
             session.add(row)
             summary.campaigns_created += 1
         _update_campaign(row, remote, now)
@@ -104,14 +106,16 @@ def apply_account_state(
     return summary
 
 
-def apply_default_strategy(row: MarketingCampaign, default: object, summary: SyncSummary) -> None:
+def apply_default_strategy(
+    row: MarketingCampaign, default: object, payment_type: str | None, summary: SyncSummary
+) -> None:
     """An account may carry a default strategy for campaigns it has not seen before (its setting
     `default_strategy`, account_settings.py). Campaigns we already know keep what their users
     set. A stored value that is not valid is reported on the sync summary and not applied."""
     if default is None:
         return
     try:
-        parsed = parse_default_strategy(default)
+        parsed = parse_default_strategy(default, payment_type)
     except AccountSettingError as error:
         summary.rejected.append(f"default_strategy not applied to new campaign {row.external_id}: {error}")
         return

@@ -17,7 +17,12 @@ from typing import Any, Protocol, runtime_checkable
 
 
 class AdapterError(Exception):
-    """A marketplace call failed; `str()` is one line that says what and why."""
+    """A marketplace call failed; `str()` is one line that says what and why.
+
+    `args` are the constructor's own arguments, so the error keeps its type across processes:
+    pickled from a pool child to the worker (the dead letter) and rebuilt from the JSON result
+    (`adolf-marketing run`) — Celery recreates an exception as `type(*args)` (issue 17 item 11).
+    """
 
     retryable = False
 
@@ -26,8 +31,11 @@ class AdapterError(Exception):
         self.operation = operation
         self.status = status
         self.detail = message
-        code = f" (HTTP {status})" if status else ""
-        super().__init__(f"{marketplace} {operation}{code}: {message}")
+        super().__init__(marketplace, operation, message, status)
+
+    def __str__(self) -> str:
+        code = f" (HTTP {self.status})" if self.status else ""
+        return f"{self.marketplace} {self.operation}{code}: {self.detail}"
 
 
 class AuthError(AdapterError):
@@ -50,8 +58,9 @@ class RateLimitedError(TransientError):
     def __init__(
         self, marketplace: str, operation: str, message: str, status: int | None, retry_after: float
     ):
-        self.retry_after = retry_after
         super().__init__(marketplace, operation, message, status)
+        self.retry_after = retry_after
+        self.args = (marketplace, operation, message, status, retry_after)
 
 
 # --- Domain types ------------------------------------------------------------------------------
