@@ -65,8 +65,9 @@ def parse_default_strategy(raw: Any, payment_type: str | None = None) -> Default
         raise AccountSettingError('default_strategy must be a JSON object such as {"strategy_type": "fixed"}')
     overrides = raw.get(OVERRIDES) or {}
     if not isinstance(overrides, Mapping) or not all(isinstance(o, Mapping) for o in overrides.values()):
+        example = '{"cpm": {"max_bid": 30000}}'
         raise AccountSettingError(
-            f'default_strategy.{OVERRIDES} must map payment types to objects, e.g. {{"cpm": {{...}}}}'
+            f"default_strategy.{OVERRIDES} must map payment types to objects, e.g. {example}"
         )
     base = {k: v for k, v in raw.items() if k != OVERRIDES}
     chosen = _one(base)

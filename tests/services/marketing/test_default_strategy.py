@@ -8,12 +8,14 @@ import pytest
 from app.cli.demo import DEMO_STRATEGIES
 from app.models.marketing import MarketingCampaign
 from app.sandbox import ozon, wildberries, yandex_market
-from app.services.marketing.sync import apply_default_strategy
+from app.services.marketing.sync import SyncSummary, apply_default_strategy
 
 
-def campaign_with(default: object, payment_type: str | None) -> MarketingCampaign:
-    row = MarketingCampaign()
-    apply_default_strategy(row, default, payment_type)
+def campaign_with(
+    default: object, payment_type: str | None, summary: SyncSummary | None = None
+) -> MarketingCampaign:
+    row = MarketingCampaign(external_id="1")
+    apply_default_strategy(row, default, payment_type, summary or SyncSummary(account_id=1))
     return row
 
 
@@ -38,9 +40,14 @@ def test_payment_type_override_replaces_limits_and_adds_params(
     )
 
 
-def test_a_malformed_override_is_ignored() -> None:
-    row = campaign_with({"strategy_type": "fixed", "by_payment_type": ["cpm"]}, "cpm")
-    assert row.strategy_type == "fixed"
+def test_a_malformed_default_is_reported_and_not_applied() -> None:
+    summary = SyncSummary(account_id=1)
+    row = campaign_with({"strategy_type": "target_position", "by_payment_type": ["cpm"]}, "cpm", summary)
+    assert row.strategy_type is None  # the column's own default (fixed) stands
+    assert summary.rejected == [
+        "default_strategy not applied to new campaign 1: default_strategy.by_payment_type must map "
+        'payment types to objects, e.g. {"cpm": {"max_bid": 30000}}'
+    ]
 
 
 # The demo's caps lie within what each marketplace accepts — above its highest minimum, below its
