@@ -274,6 +274,10 @@ class FailureReason(StrEnum):
 FAILURE_REASONS: Final[tuple[str, ...]] = tuple(FailureReason)
 
 
+# The strategy's level a bid stands for before dayparting (bid_engine rule 3; migration 0017).
+BASE_BID = "the bid's level before the dayparting multiplier, in bid_unit; NULL: new_bid itself"
+
+
 def _money(*, nullable: bool = False, default: int | None = 0) -> Any:
     """A kopecks column: BIGINT, NOT NULL DEFAULT 0 unless told otherwise."""
     return mapped_column(
@@ -590,6 +594,7 @@ class MarketingBidIntent(CreatedAtMixin, Base):
     # Unit of old_bid/new_bid (app/core/money.py BidUnit): kopecks per click / per 1000 views,
     # or hundredths of a percent of the price.
     bid_unit: Mapped[str | None] = mapped_column(String(32))
+    base_bid: Mapped[int | None] = mapped_column(BigInteger, comment=BASE_BID)
     source: Mapped[str] = mapped_column(String(32))
     strategy_type: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text, server_default="")
@@ -630,6 +635,7 @@ class MarketingBidHistory(CreatedAtMixin, Base):
     old_bid: Mapped[int | None] = _money(nullable=True, default=None)
     new_bid: Mapped[int] = _money(default=None)
     bid_unit: Mapped[str | None] = mapped_column(String(32))
+    base_bid: Mapped[int | None] = mapped_column(BigInteger, comment=BASE_BID)
     source: Mapped[str] = mapped_column(String(32))
     strategy_type: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)

@@ -112,13 +112,21 @@ class WatcherApi:
             ]
         observed, fresh_until = self._freshness(now)
         competitors = []
-        ours = self._our_entries(now)
+        # The asked product's own entries (an SKU question): the only advertised products the
+        # market model ranks against the competitors — the world's products do not compete with
+        # each other, so listing them would show bidders that are not in the auction.
+        ours = self._our_entries(now) if sku is not None else {}
+        asked = None if sku is None else self._product(marketplace, sku)
         for cluster in clusters:
             entries: list[dict[str, Any]] = [
                 {"keyword": cluster.text, "seller": seller, "bid": bid}
                 for seller, bid in self.sb.market.competitor_quotes(cluster, now)
             ]
-            entries += [self._our_entry_json(entry) for entry in ours.get(cluster.id, [])]
+            entries += [
+                self._our_entry_json(entry)
+                for entry in ours.get(cluster.id, [])
+                if asked is not None and entry.product.id == asked.id
+            ]
             entries.sort(key=lambda e: -e["bid"])
             for position, entry in enumerate(entries, start=1):
                 competitors.append({**entry, "position": position})

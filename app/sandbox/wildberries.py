@@ -564,6 +564,10 @@ class WildberriesApi:
         nm_id = parse_int(q.get("nmId"))
         if campaign is None or nm_id is None or nm_id not in campaign.items:
             raise self.text("invalid advertId or nmId", 400)
+        return JSONBody(self.recommendation_body(campaign, nm_id, call.now))
+
+    def recommendation_body(self, campaign: Campaign, nm_id: int, now: datetime) -> dict[str, Any]:
+        """The recommended-bids answer for one (campaign, nm) at `now` (also read by the backtest)."""
         product = self.product(nm_id)
         clusters = [self.sb.world.clusters[c] for c in product.cluster_ids]
         search = [c for c in clusters if c.placement == "search"]
@@ -576,19 +580,17 @@ class WildberriesApi:
             return bids[-place] + CPM_STEP_KOPECKS
 
         if campaign.payment_type == "cpc":
-            all_bids = sorted(b for c in search for b in self.sb.market.competitor_bids(c, call.now))
+            all_bids = sorted(b for c in search for b in self.sb.market.competitor_bids(c, now))
             levels = {
                 "range1To2": {"bidKopecks": max(MIN_CPC_KOPECKS, int(level(all_bids, 2) / to_cpc))},
                 "range3To10": {"bidKopecks": max(MIN_CPC_KOPECKS, int(level(all_bids, 10) / to_cpc))},
                 "range11To34": {"bidKopecks": max(MIN_CPC_KOPECKS, int(level(all_bids, 34) / to_cpc))},
             }
-            return JSONBody(
-                {"advertId": campaign.id, "nmId": nm_id, "paymentType": "cpc", "levels": [levels]}
-            )
+            return {"advertId": campaign.id, "nmId": nm_id, "paymentType": "cpc", "levels": [levels]}
         norm_queries = []
         tops = []
         for cluster in search:
-            bids = self.sb.market.competitor_bids(cluster, call.now)
+            bids = self.sb.market.competitor_bids(cluster, now)
             tops.append(bids)
             low = self.min_bid(campaign.payment_type, "search", product)
             norm_queries.append(
@@ -606,15 +608,13 @@ class WildberriesApi:
             "leadersBid": {"bidKopecks": level(merged, 1)},
             "top2": {"bidKopecks": level(merged, 2)},
         }
-        return JSONBody(
-            {
-                "advertId": campaign.id,
-                "nmId": nm_id,
-                "paymentType": "cpm",
-                "base": base,
-                "normQueries": norm_queries,
-            }
-        )
+        return {
+            "advertId": campaign.id,
+            "nmId": nm_id,
+            "paymentType": "cpm",
+            "base": base,
+            "normQueries": norm_queries,
+        }
 
     async def config(self, call: WbCall) -> Response:
         return JSONBody(dict(CONFIG))

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.services.marketing.cycle_runs import publish_metrics
-
 from app.cli.instance import take_up_lock
+from app.services.marketing.bid_cycle.coordinator import publish_metrics
 from tests.support.cli import cli
 from tests.support.sandbox_system import SandboxSystem
 
@@ -26,6 +25,8 @@ def summary(**per_marketplace: tuple[int, int, int]) -> dict[str, object]:
         "campaigns": len(marketplaces),
         "keywords": 10 * len(marketplaces),
         "bids_updated": sum(c[0] for c in per_marketplace.values()),
+        "bids_failed": sum(c[1] for c in per_marketplace.values()),
+        "bids_unknown": sum(c[2] for c in per_marketplace.values()),
         "errors": 0,
         "marketplaces": marketplaces,
         "unreached_campaigns": [],

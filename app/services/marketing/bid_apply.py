@@ -62,6 +62,7 @@ class PlannedBid:
     reason: str
     product_id: str | None = None
     keyword: str | None = None
+    base_bid: Bid | None = None  # the strategy's level before dayparting (bid_engine rule 3)
 
     def change(self) -> BidChange:
         return BidChange(self.key[0], self.key[1], self.new_bid.amount, self.product_id, self.keyword)
@@ -190,6 +191,7 @@ def record_intents(
             old_bid=bid.old_bid.amount if bid.old_bid is not None else None,
             new_bid=bid.new_bid.amount,
             bid_unit=bid.new_bid.unit.value,
+            base_bid=bid.base_bid.amount if bid.base_bid is not None else None,
             source=bid.source,
             strategy_type=bid.strategy_type,
             reason=bid.reason,
@@ -262,6 +264,7 @@ def _mark_applied(session: Session, intent: MarketingBidIntent, now: datetime) -
             old_bid=intent.old_bid,
             new_bid=intent.new_bid,
             bid_unit=intent.bid_unit,
+            base_bid=intent.base_bid,
             source=intent.source,
             strategy_type=intent.strategy_type,
             reason=intent.reason,

@@ -7,7 +7,11 @@ Every bid is a typed `Bid` in the keyword's unit (app/core/money.py). The rules,
    manual change (`held_until`), or a campaign on the `fixed` strategy;
 2. the strategy proposes a goal from the market (competitor bids, recommendations, conversion);
 3. dayparting multiplies that goal — the strategy's own base bid, never the current bid, so the
-   multiplier cannot compound from cycle to cycle (issue 9 finding 3);
+   multiplier cannot compound from cycle to cycle (issue 9 finding 3). Where the strategy holds its
+   level (no goal, or too few orders to raise above it), the schedule still applies to the level
+   the current bid stands for (`base_bid`, kept with the bid): a night's lower bid comes back in
+   the morning instead of staying down until the data allows a raise (the safety matrix's
+   dayparting invariant);
 4. strategies steered by lagging stats move only part of the way from the current bid to the goal;
 5. the change per cycle is bounded by `max_change_pct` of the current bid (at least the
    marketplace's smallest change, or small bids could never move);
@@ -54,6 +58,14 @@ def max_change(ctx: KeywordBidContext, current: Bid, params: CommonParams) -> Bi
     return max(current.scaled(Fraction(params.max_change_pct) / 100), ctx.min_change)
 
 
+def dayparting_factor(ctx: KeywordBidContext) -> Fraction:
+    """This hour's dayparting multiplier of the keyword's strategy (1 without dayparting)."""
+    dayparting = getattr(ctx.strategy, "dayparting", None)
+    if dayparting is None:
+        return Fraction(1)
+    return Fraction(dayparting.multiplier(ctx.moscow_hour, ctx.moscow_weekday))
+
+
 def stale_stats_note(ctx: KeywordBidContext, params: CommonParams) -> str | None:
     collected = ctx.stats_collected_at
     if collected is None:
@@ -74,6 +86,16 @@ class _Draft:
     steps: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     capped: bool = False
+    level: Bid | None = None  # set when the strategy held its level and the schedule moved the bid
+
+    def base(self) -> Bid | None:
+        """The strategy's level the new bid stands for (rule 3), kept with it: None where it is its
+        own level (no dayparting)."""
+        if self.level is not None:
+            return self.level
+        if getattr(self.ctx.strategy, "dayparting", None) is None:
+            return None
+        return self.bid.scaled(1 / dayparting_factor(self.ctx), "half_up")
 
     def decide(self, action: BidAction, why: str | None = None) -> BidDecision:
         reason = "; ".join([self.proposal.reason, *self.steps, *([why] if why else [])])
@@ -85,6 +107,7 @@ class _Draft:
             strategy_type=self.ctx.strategy.strategy_type.value,
             target_bid=self.proposal.goal,
             capped=self.capped,
+            base_bid=self.base() if action == BidAction.SET else None,
             competitor_source=self.proposal.source,
             warnings=(*self.proposal.warnings, *self.warnings),
         )
@@ -116,18 +139,32 @@ class BidEngine:
         proposal = STRATEGIES[params.strategy_type](ctx, params)
         current = ctx.current_bid
         if proposal.goal is None:
+            if current is not None and self._scheduled(ctx) != current:
+                return self._follow_schedule(_Draft(ctx, proposal, current), params, proposal.reason)
             if current is not None and self._outside_limits(ctx, current, params):
                 # The strategy cannot say where to go, but a bid above a lowered max_bid (or below a
                 # raised minimum) must not stay there: bring the current bid inside the limits.
                 draft = _Draft(ctx, proposal, current, steps=["the current bid is outside the limits"])
+                draft.level = self._level(ctx)  # a limit moves the bid, not the level it holds
                 return self._apply_limits(draft, params)
             return _hold(ctx, proposal.reason, proposal)
         draft = _Draft(ctx, proposal, proposal.goal)
+        damping = proposal.damping
+        level = self._level(ctx)
+        if damping is not None and not damping.may_raise and (level is None or proposal.goal > level):
+            if current is not None and self._scheduled(ctx) != current:
+                return self._follow_schedule(draft, params, damping.why_not_raise)
+            return _hold(ctx, f"{proposal.reason}; {damping.why_not_raise}", proposal)
         self._apply_dayparting(draft, params)
-        held = self._apply_damping(draft)
-        if held is not None:
-            return held
+        self._apply_damping(draft)
         return self._apply_limits(draft, params)
+
+    def bounds(self, ctx: KeywordBidContext) -> tuple[Bid, Bid | None]:
+        """The lowest and highest bid rules 7–8 allow for the keyword now (None: no ceiling)."""
+        if not isinstance(ctx.strategy, CommonParams):
+            return self._floor(ctx), None
+        ceilings = [c for c, _, _ in self._ceilings(ctx, ctx.strategy)]
+        return self._floor(ctx), min(ceilings, default=None)
 
     @staticmethod
     def _floor(ctx: KeywordBidContext) -> Bid:
@@ -166,6 +203,36 @@ class BidEngine:
         return None
 
     @staticmethod
+    def _level(ctx: KeywordBidContext) -> Bid | None:
+        """The strategy's level the current bid stands for: before the dayparting multiplier."""
+        return ctx.base_bid if ctx.base_bid is not None else ctx.current_bid
+
+    def _scheduled(self, ctx: KeywordBidContext) -> Bid | None:
+        """Where the held level stands on this hour's dayparting schedule."""
+        level = self._level(ctx)
+        return level.scaled(dayparting_factor(ctx)) if level is not None else None
+
+    def _follow_schedule(self, draft: _Draft, params: CommonParams, why_held: str) -> BidDecision:
+        """The strategy holds its level; the dayparting schedule moves the bid around it."""
+        ctx = draft.ctx
+        level, scheduled = self._level(ctx), self._scheduled(ctx)
+        assert level is not None and scheduled is not None
+        factor = dayparting_factor(ctx)
+        if draft.proposal.goal is not None:
+            draft.steps.append(why_held.removesuffix(", holding").removesuffix(": holding"))
+        schedule = params.dayparting
+        if schedule is None:
+            draft.steps.append(f"back to the held level {level}")
+        elif factor == 1:
+            draft.steps.append(f"the held level {level} × dayparting ×1 = {scheduled}")
+        else:
+            which = schedule.describe(ctx.moscow_hour, ctx.moscow_weekday)
+            shown = schedule.multiplier(ctx.moscow_hour, ctx.moscow_weekday)
+            draft.steps.append(f"the held level {level} × dayparting ×{shown} ({which}) = {scheduled}")
+        draft.bid, draft.level = scheduled, level
+        return self._apply_limits(draft, params)
+
+    @staticmethod
     def _apply_dayparting(draft: _Draft, params: CommonParams) -> None:
         if params.dayparting is None:
             return
@@ -177,16 +244,12 @@ class BidEngine:
             draft.steps.append(f"dayparting ×{factor} ({which}) = {draft.bid}")
 
     @staticmethod
-    def _apply_damping(draft: _Draft) -> BidDecision | None:
+    def _apply_damping(draft: _Draft) -> None:
         damping = draft.proposal.damping
         if damping is None:
-            return None
-        ctx, current = draft.ctx, draft.ctx.current_bid
-        if not damping.may_raise and (current is None or draft.bid > current):
-            return _hold(ctx, f"{draft.proposal.reason}; {damping.why_not_raise}", draft.proposal)
-        draft.bid, note = damp(ctx, draft.bid, damping)
+            return
+        draft.bid, note = damp(draft.ctx, draft.bid, damping)
         draft.steps.append(note)
-        return None
 
     def _apply_limits(self, draft: _Draft, params: CommonParams) -> BidDecision:
         ctx = draft.ctx

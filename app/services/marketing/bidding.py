@@ -182,7 +182,8 @@ class KeywordBidContext:
     `min_change` the smallest change worth sending (the marketplace's rules,
     app/services/marketing/adapters/rules.py). `previous_bid` is the bid before `current_bid` (from
     the bid history) and lets the engine notice a reversal of direction. `held_until` is set while
-    a manual change holds the keyword.
+    a manual change holds the keyword. `base_bid` is the strategy's level the current bid stands for
+    before the dayparting multiplier, kept with the bid that set it (None: the current bid itself).
     """
 
     marketplace: str
@@ -205,9 +206,10 @@ class KeywordBidContext:
     recommendations: MarketplaceRecommendations | None = None
     previous_bid: Bid | None = None
     held_until: datetime | None = None
+    base_bid: Bid | None = None
 
     def __post_init__(self) -> None:
-        for name in ("current_bid", "marketplace_max_bid", "campaign_max_bid", "previous_bid"):
+        for name in ("current_bid", "marketplace_max_bid", "campaign_max_bid", "previous_bid", "base_bid"):
             _require_bid(name, getattr(self, name), self.unit)
         _require_bid("min_bid", self.min_bid, self.unit)
         _require_bid("min_change", self.min_change, self.unit, positive=True)
@@ -254,7 +256,9 @@ class BidDecision:
     `action` HOLD means: send nothing (`new_bid` None). `capped` means the campaign's `max_bid`
     cut the bid the strategy wanted this cycle — the caller sends the spec's CAP_BID warning alert
     (spec 7.3.1 "bid_exceeds_max"); it is set on a hold too when the bid already sits at the cap.
-    `reason` is one human-readable line for the bid history and the alert.
+    `reason` is one human-readable line for the bid history and the alert. `base_bid` is the
+    strategy's level `new_bid` stands for before the dayparting multiplier (bid_engine rule 3),
+    kept with the bid for the next cycle's `KeywordBidContext.base_bid`; None: the bid is its own.
     """
 
     action: BidAction
@@ -264,6 +268,7 @@ class BidDecision:
     strategy_type: str
     target_bid: Bid | None = None
     capped: bool = False
+    base_bid: Bid | None = None
     competitor_source: CompetitorSource = CompetitorSource.NONE
     warnings: tuple[str, ...] = field(default_factory=tuple)
 

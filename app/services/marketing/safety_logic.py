@@ -246,6 +246,8 @@ class KeywordSafetyContext:
     window: PeriodStats | None = None
     # False where the marketplace cannot pause this kind of item alone (a WB nm): alert instead.
     can_pause: bool = True
+    # True where spend comes only with orders (YM boost): the no-orders rule has nothing to judge.
+    charges_per_order: bool = False
 
 
 NO_BASELINE = "spend pace, CTR collapse and zero views not checked: no baseline (no daily aggregates yet)"
@@ -290,7 +292,7 @@ class SafetyLogic:
         # Orders reach the stats late (issue 9 finding 11): only spend older than the
         # marketplace's attribution lag is judged against the orders known now.
         settled = stats.settled_spend
-        if stats.orders == 0 and settled >= p.keyword_max_spend_without_orders:
+        if not ctx.charges_per_order and stats.orders == 0 and settled >= p.keyword_max_spend_without_orders:
             limit = rub(p.keyword_max_spend_without_orders)
             old = "" if settled == stats.spend else f" (of {rub(stats.spend)}) long enough ago for its orders"
             reason = f"keyword {name} spent {rub(settled)}{old} without an order (limit {limit})"

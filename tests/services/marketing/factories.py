@@ -38,6 +38,7 @@ BID_FIELDS = (
     "marketplace_max_bid",
     "campaign_max_bid",
     "previous_bid",
+    "base_bid",
     "min_change",
 )
 

@@ -85,7 +85,8 @@ def test_an_exhausted_budget_always_pauses_an_active_campaign(ctx: CampaignSafet
     assert decision.action != SafetyAction.PAUSE_KEYWORD
     if ctx.status != "active":
         assert decision.is_ok
-    elif ctx.daily_limit is not None and max(ctx.spent_today, ctx.today.spend) >= ctx.daily_limit:
+    elif ctx.daily_limit and max(ctx.spent_today, ctx.today.spend) >= ctx.daily_limit:
+        # A daily_limit of 0 is no limit, as a marketplace's daily budget of 0 is (budgets.py).
         assert (decision.action, decision.alert_type) == (
             SafetyAction.PAUSE_CAMPAIGN,
             SafetyAlertType.BUDGET_EXCEEDED,

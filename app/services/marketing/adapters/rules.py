@@ -58,6 +58,9 @@ class BiddingRules:
     reports_revenue: bool
     campaign_pause: CampaignPause
     order_attribution_lag: timedelta
+    # Billed per order (YM boost): no spend without an order, so "spend without orders" never
+    # means waste — a fraction of an order in the stats is not a reason to pause.
+    charges_per_order: bool = False
 
     # --- what the cycle bids on (overridden per marketplace) ------------------------------------
 

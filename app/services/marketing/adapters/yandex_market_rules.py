@@ -45,5 +45,6 @@ YANDEX_MARKET = register(
         reports_revenue=False,
         campaign_pause=CampaignPause.ITEMS,
         order_attribution_lag=timedelta(0),
+        charges_per_order=True,
     )
 )

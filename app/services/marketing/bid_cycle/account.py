@@ -22,10 +22,11 @@ from app.services.marketing.bid_cycle.execution import AccountCycleResult, PlanE
 from app.services.marketing.bid_cycle.inputs import (
     CampaignRow,
     KeywordRow,
+    bases_of,
     decided_in_run,
+    last_changes,
     latest_stats,
     load_campaigns,
-    previous_bids,
     recent_window,
     usual_days,
 )
@@ -100,6 +101,7 @@ async def _cycle(
         campaigns = load_campaigns(session, account.id, today)
         ids = [c.id for c in campaigns]
         keyword_ids = [k.id for c in campaigns for k in c.keywords]
+        changes = last_changes(session, keyword_ids)
         readings = AccountReadings(
             account_id=account.id,
             marketplace=account.marketplace,
@@ -108,7 +110,8 @@ async def _cycle(
             today=latest_stats(session, ids, today),
             window=recent_window(session, ids, now, settings.STATS_WINDOW_HOURS, rules.order_attribution_lag),
             usual=usual_days(session, ids, today),
-            previous=previous_bids(session, keyword_ids),
+            previous={k: c.old_bid for k, c in changes.items()},
+            bases=bases_of(changes),
             spend_rates=recent_spend_rates(session, ids, today),
         )
         decided = decided_in_run(session, run_id, keyword_ids)

@@ -335,17 +335,37 @@ def usual_days(session: Session, campaign_ids: list[int], today: date) -> dict[i
     return {r[0]: _stats((r[1], r[2], r[3], r[4], r[5])) for r in rows}
 
 
-def previous_bids(session: Session, keyword_ids: list[int]) -> dict[int, int | None]:
-    """The bid before the current one, from the newest history row of each keyword."""
+@dataclass(frozen=True)
+class LastChange:
+    """A keyword's newest bid history row: the bid it set, the one before, and the strategy's level
+    before dayparting it stood for (None: the bid itself)."""
+
+    old_bid: int | None
+    new_bid: int
+    base_bid: int | None
+
+
+def last_changes(session: Session, keyword_ids: list[int]) -> dict[int, LastChange]:
+    """The newest history row of each keyword."""
     if not keyword_ids:
         return {}
     rows = session.execute(
-        select(MarketingBidHistory.keyword_id, MarketingBidHistory.old_bid)
+        select(
+            MarketingBidHistory.keyword_id,
+            MarketingBidHistory.old_bid,
+            MarketingBidHistory.new_bid,
+            MarketingBidHistory.base_bid,
+        )
         .where(MarketingBidHistory.keyword_id.in_(keyword_ids))
         .ext(distinct_on(MarketingBidHistory.keyword_id))
         .order_by(MarketingBidHistory.keyword_id, MarketingBidHistory.created_at.desc())
     ).all()
-    return {keyword_id: old for keyword_id, old in rows if keyword_id is not None}
+    return {r[0]: LastChange(r[1], r[2], r[3]) for r in rows if r[0] is not None}
+
+
+def bases_of(changes: dict[int, LastChange]) -> dict[int, tuple[int, int]]:
+    """keyword id → (the bid our last change set, the level before dayparting it stood for)."""
+    return {k: (c.new_bid, c.base_bid) for k, c in changes.items() if c.base_bid is not None}
 
 
 def decided_in_run(session: Session, run_id: int | None, keyword_ids: list[int]) -> set[int]:

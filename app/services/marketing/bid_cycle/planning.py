@@ -74,6 +74,8 @@ class AccountReadings:
     window: dict[StatsKey, PeriodStats] = field(default_factory=dict)
     usual: dict[int, PeriodStats] = field(default_factory=dict)
     previous: dict[int, int | None] = field(default_factory=dict)
+    # keyword id → (the bid our last change set, the strategy's level before dayparting it stood for)
+    bases: dict[int, tuple[int, int]] = field(default_factory=dict)
     spend_rates: dict[int, float | None] = field(default_factory=dict)
     not_now: dict[int, str] = field(default_factory=dict)  # keyword id → why it is not decided now
     market: MarketView = field(default_factory=MarketView)
@@ -255,6 +257,7 @@ class AccountPlanner:
                 safety_params,  # type: ignore[arg-type]
                 window=window,
                 can_pause=pause_mode != PauseMode.NONE,
+                charges_per_order=self.rules.charges_per_order,
             )
         )
         for finding in check.findings:
@@ -280,6 +283,9 @@ class AccountPlanner:
             plan.learned_min_bids[keyword.id] = reported_min
         current = readings.market.current.get(keyword.key, keyword.current_bid)
         previous = readings.previous.get(keyword.id)
+        kept = readings.bases.get(keyword.id)
+        # A bid changed since our last change (in the marketplace's cabinet) is its own level.
+        base = kept[1] if kept is not None and kept[0] == current else None
         competitors, recommendations, note = engine_market(
             readings.market.competitors.get(keyword.key), unit, keyword.product_id, readings.now
         )
@@ -306,6 +312,7 @@ class AccountPlanner:
             recommendations=recommendations,
             previous_bid=unit.bid(previous) if previous is not None else None,
             held_until=keyword.held_until,
+            base_bid=unit.bid(base) if base is not None else None,
         )
         decision = self.engine.calculate_bid(context)
         plan.decisions[keyword.id] = decision
@@ -367,6 +374,7 @@ class AccountPlanner:
                 reason=decision.reason,
                 product_id=keyword.product_id,
                 keyword=keyword.keyword,
+                base_bid=decision.base_bid,
             )
         )
 
