@@ -38,6 +38,7 @@ from app.services.marketing.bid_cycle.planning import (
 )
 from app.services.marketing.budget_rules import ProjectionMode
 from app.services.marketing.budgets import recent_spend_rates
+from app.services.marketing.freeze import frozen_reason
 from app.services.marketing.runtime import AdapterPool
 from app.services.watcher.client import CompetitorLookup, WatcherClient
 
@@ -110,6 +111,7 @@ async def _cycle(
             usual=usual_days(session, ids, today),
             previous=previous_bids(session, keyword_ids),
             spend_rates=recent_spend_rates(session, ids, today),
+            frozen=frozen_reason(session, account.marketplace, account.id),
         )
         decided = decided_in_run(session, run_id, keyword_ids)
     biddable = biddable_keywords(campaigns, rules)

@@ -77,6 +77,7 @@ class AccountReadings:
     spend_rates: dict[int, float | None] = field(default_factory=dict)
     not_now: dict[int, str] = field(default_factory=dict)  # keyword id → why it is not decided now
     market: MarketView = field(default_factory=MarketView)
+    frozen: str | None = None  # why the account is frozen (issue 12 item 4: plan, report, do not write)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class CyclePlan:
     keyword_pauses: list[ItemPause] = field(default_factory=list)
     decisions: dict[int, BidDecision] = field(default_factory=dict)  # keyword id → decision
     learned_min_bids: dict[int, int] = field(default_factory=dict)
+    frozen: str | None = None  # the readings' freeze: execution writes only budget pauses
     campaigns: int = 0
     keywords: int = 0
     not_decided: int = 0
@@ -124,7 +126,7 @@ class AccountPlanner:
         self.safety = SafetyLogic()
 
     def plan(self, readings: AccountReadings, should_stop: Callable[[], bool] = lambda: False) -> CyclePlan:
-        plan = CyclePlan()
+        plan = CyclePlan(frozen=readings.frozen)
         for index, campaign in enumerate(readings.campaigns):
             if should_stop():
                 plan.unreached_campaigns = [c.external_id for c in readings.campaigns[index:]]
