@@ -204,9 +204,7 @@ class Settings(BaseSettings):
     )
     SMTP_USERNAME: str | None = Field(default=None, description="SMTP login; unset = no authentication")
     SMTP_PASSWORD: SecretStr | None = Field(default=None, description="secret; SMTP password")
-    SMTP_FROM: str = Field(
-        default="adolf-marketing@localhost", description="sender address of alert emails"
-    )
+    SMTP_FROM: str = Field(default="adolf-marketing@localhost", description="sender address of alert emails")
     NOTIFY_TIMEOUT: float = Field(
         default=10.0, gt=0, description="seconds; timeout of one Telegram or SMTP call"
     )

@@ -9,10 +9,9 @@ that is down delays the message, never loses it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
-
-from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,

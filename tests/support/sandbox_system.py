@@ -56,6 +56,8 @@ class SandboxSystem:
             "WATCHER_API_KEY": self.world.sandbox.watcher_key,
             "CLAUDE_API_URL": self.server.url("claude"),
             "CLAUDE_API_KEY": self.world.sandbox.claude_key,
+            "TELEGRAM_API_URL": self.server.url("telegram"),
+            "TELEGRAM_BOT_TOKEN": self.world.sandbox.telegram_token,
             "CLOCK_URL": self.clock_url,
             "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
             "HTTP_BACKOFF_BASE": "0.05",

@@ -59,7 +59,7 @@ class HistoryRow:
         return change.source
 
 
-def _query(query: HistoryQuery) -> Select[tuple[MarketingBidHistory, str | None, str, str]]:
+def _query(query: HistoryQuery) -> Select[MarketingBidHistory, str, str, str]:
     history = MarketingBidHistory
     statement = (
         select(history, MarketingKeyword.keyword, MarketingCampaign.name, MarketingCampaign.marketplace)
@@ -69,8 +69,8 @@ def _query(query: HistoryQuery) -> Select[tuple[MarketingBidHistory, str | None,
     conditions = {
         "campaign_id": history.campaign_id == query.campaign_id,
         "keyword_id": history.keyword_id == query.keyword_id,
-        "since": history.created_at >= query.since,  # type: ignore[operator]
-        "until": history.created_at < query.until,  # type: ignore[operator]
+        "since": history.created_at >= query.since,
+        "until": history.created_at < query.until,
         "source": history.source == query.source,
         "run_id": history.cycle_run_id == query.run_id,
     }
@@ -83,7 +83,10 @@ def _query(query: HistoryQuery) -> Select[tuple[MarketingBidHistory, str | None,
 
 
 def history_rows(session: Session, query: HistoryQuery) -> list[HistoryRow]:
-    return [HistoryRow(*row) for row in session.execute(_query(query)).all()]
+    return [
+        HistoryRow(change, keyword, campaign, mp)
+        for change, keyword, campaign, mp in session.execute(_query(query))
+    ]
 
 
 def latest_change(session: Session, keyword_id: int, since: datetime) -> MarketingBidHistory | None:

@@ -104,7 +104,9 @@ def _same_target(target: FreezeTarget) -> object:
     )
 
 
-def freeze(session: Session, target: FreezeTarget, reason: str, by: str, now: datetime | None = None) -> MarketingFreeze:
+def freeze(
+    session: Session, target: FreezeTarget, reason: str, by: str, now: datetime | None = None
+) -> MarketingFreeze:
     if not reason.strip():
         raise FreezeError("give a --reason: the people who find the system frozen need to know why")
     existing = session.scalars(

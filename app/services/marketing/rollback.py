@@ -73,7 +73,9 @@ def last_run_with_changes(session: Session) -> int | None:
     """The newest bid cycle run that changed a bid."""
     return session.scalar(
         select(MarketingBidHistory.cycle_run_id)
-        .where(MarketingBidHistory.source == BidSource.BID_CYCLE, MarketingBidHistory.cycle_run_id.is_not(None))
+        .where(
+            MarketingBidHistory.source == BidSource.BID_CYCLE, MarketingBidHistory.cycle_run_id.is_not(None)
+        )
         .order_by(MarketingBidHistory.id.desc())
         .limit(1)
     )
@@ -143,7 +145,9 @@ def plan_keyword(session: Session, keyword_id: int, to: datetime | None) -> list
     if before:
         items = _items(session, before, "new")
     else:
-        after = history_rows(session, HistoryQuery(keyword_id=keyword_id, since=to, limit=1, oldest_first=True))
+        after = history_rows(
+            session, HistoryQuery(keyword_id=keyword_id, since=to, limit=1, oldest_first=True)
+        )
         if not after:
             raise RollbackError(f"keyword {keyword_id} has no bid changes; nothing to roll back")
         items = _items(session, after, "old")
@@ -193,7 +197,9 @@ class RollbackRequestOutcome:
     message: str
 
 
-def request_change_rollback(session: Session, history_id: int, user: User, reply_to: str | None) -> RollbackRequestOutcome:
+def request_change_rollback(
+    session: Session, history_id: int, user: User, reply_to: str | None
+) -> RollbackRequestOutcome:
     """Record the request to undo one change (RollbackError when it cannot be done); the caller
     enqueues `rollback_bid_change` when `created`."""
     existing = session.scalars(
@@ -265,7 +271,11 @@ def carry_out_request(request_id: int, task_id: str | None) -> dict[str, Any]:
     except BidChangeError as error:
         status, result = RollbackRequestStatus.REFUSED, f"not rolled back: {error}"
     else:
-        status = RollbackRequestStatus.UNCHANGED if outcome["status"] == "unchanged" else RollbackRequestStatus.APPLIED
+        status = (
+            RollbackRequestStatus.UNCHANGED
+            if outcome["status"] == "unchanged"
+            else RollbackRequestStatus.APPLIED
+        )
         result = f"rolled back to {format_bid(target, unit)}" + (
             "" if outcome["status"] != "unknown" else " (sent; the marketplace has not confirmed it yet)"
         )

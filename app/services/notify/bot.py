@@ -105,7 +105,9 @@ def handle_update(client: TelegramClient, update: dict[str, Any], enqueue: Enque
             logger.warning("could not answer /start: %s", error)
 
 
-def run_bot(client: TelegramClient, enqueue: Enqueue, stop: threading.Event, wait_s: int = POLL_WAIT_S) -> None:
+def run_bot(
+    client: TelegramClient, enqueue: Enqueue, stop: threading.Event, wait_s: int = POLL_WAIT_S
+) -> None:
     """Poll and answer until `stop` is set. The offset confirms updates to Telegram only after they
     were handled, so a crash re-delivers a press — which its request makes harmless."""
     offset: int | None = None

@@ -72,7 +72,9 @@ def configured_channels(settings: Settings) -> set[str]:
     return channels
 
 
-def route(channels: Iterable[UserChannel], severity: str, configured: set[str]) -> list[tuple[UserChannel, str]]:
+def route(
+    channels: Iterable[UserChannel], severity: str, configured: set[str]
+) -> list[tuple[UserChannel, str]]:
     """Which of a user's channels carry an alert of `severity`, and how: at or above the channel's
     `min_severity` it is sent (`pending`) — info ones only in the digest (`digest`)."""
     rank = NOTIFICATION_LEVELS.index(severity)
@@ -93,7 +95,11 @@ def queue_deliveries(session: Session, notification: Notification, *, reply_on: 
     if reply_on is None:
         routed = route(channels, notification.level, configured)
     else:
-        routed = [(c, DeliveryStatus.PENDING.value) for c in channels if c.channel == reply_on and reply_on in configured]
+        routed = [
+            (c, DeliveryStatus.PENDING.value)
+            for c in channels
+            if c.channel == reply_on and reply_on in configured
+        ]
     for channel, status in routed:
         pending = status == DeliveryStatus.PENDING
         session.add(
@@ -126,12 +132,16 @@ def render(notification: Notification) -> Rendered:
     data: dict[str, Any] = notification.data or {}
     lines = [f"{ICONS.get(notification.level, '')} {notification.title}".strip(), notification.message]
     if data.get("campaign_name"):
-        lines.append(f"Campaign: {data['campaign_name']} ({data.get('marketplace')}, id {data.get('campaign_id')})")
+        lines.append(
+            f"Campaign: {data['campaign_name']} ({data.get('marketplace')}, id {data.get('campaign_id')})"
+        )
     buttons = []
     change = data.get("bid_change")
     if isinstance(change, dict) and change.get("history_id"):
         lines.append(f"Last bid change: {change.get('old')} → {change.get('new')} ({change.get('by')})")
-        buttons.append(Button(f"↩ Roll back to {change.get('old')}", f"{ROLLBACK_PREFIX}{change['history_id']}"))
+        buttons.append(
+            Button(f"↩ Roll back to {change.get('old')}", f"{ROLLBACK_PREFIX}{change['history_id']}")
+        )
     subject = f"[ADOLF {notification.level}] {notification.title}"
     return Rendered(subject, "\n".join(line for line in lines if line), buttons)
 
@@ -179,7 +189,9 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[int]:
     ids = list(session.scalars(due))
     if ids:
         session.execute(
-            update(NotificationDelivery).where(NotificationDelivery.id.in_(ids)).values(next_attempt_at=now + LEASE)
+            update(NotificationDelivery)
+            .where(NotificationDelivery.id.in_(ids))
+            .values(next_attempt_at=now + LEASE)
         )
     return ids
 
@@ -189,7 +201,9 @@ def retry_delay(settings: Settings, attempts: int, retry_after: float | None) ->
     return max(backoff, retry_after or 0.0)
 
 
-def _record_failure(delivery: NotificationDelivery, error: ChannelError, now: datetime, settings: Settings) -> str:
+def _record_failure(
+    delivery: NotificationDelivery, error: ChannelError, now: datetime, settings: Settings
+) -> str:
     delivery.attempts += 1
     delivery.last_error = str(error)[:1000]
     too_old = now - delivery.created_at > timedelta(seconds=settings.NOTIFY_GIVE_UP_AFTER)
@@ -197,7 +211,9 @@ def _record_failure(delivery: NotificationDelivery, error: ChannelError, now: da
         delivery.status = DeliveryStatus.FAILED
         delivery.next_attempt_at = None
         return "failed"
-    delivery.next_attempt_at = now + timedelta(seconds=retry_delay(settings, delivery.attempts, error.retry_after))
+    delivery.next_attempt_at = now + timedelta(
+        seconds=retry_delay(settings, delivery.attempts, error.retry_after)
+    )
     return "retrying"
 
 
@@ -261,7 +277,9 @@ def build_digests(now: datetime | None = None) -> dict[str, int]:
     with session_scope() as session:
         waiting = session.scalars(
             select(NotificationDelivery)
-            .where(NotificationDelivery.status == DeliveryStatus.DIGEST, NotificationDelivery.created_at <= now)
+            .where(
+                NotificationDelivery.status == DeliveryStatus.DIGEST, NotificationDelivery.created_at <= now
+            )
             .order_by(NotificationDelivery.id)
             .with_for_update(skip_locked=True)
         ).all()

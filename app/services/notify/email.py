@@ -41,7 +41,9 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> str:
     except smtplib.SMTPRecipientsRefused:
         raise ChannelError(f"email: the server refused the address {to}", permanent=True) from None
     except smtplib.SMTPAuthenticationError as error:
-        raise ChannelError(f"email: login refused ({error.smtp_code}); check SMTP_USERNAME/SMTP_PASSWORD") from None
+        raise ChannelError(
+            f"email: login refused ({error.smtp_code}); check SMTP_USERNAME/SMTP_PASSWORD"
+        ) from None
     except smtplib.SMTPNotSupportedError:
         raise ChannelError("email: the server does not offer STARTTLS; set SMTP_SECURITY") from None
     except (smtplib.SMTPException, OSError) as error:
