@@ -86,7 +86,7 @@ def handle_update(client: TelegramClient, update: dict[str, Any], enqueue: Enque
             logger.warning("could not answer a button press: %s", error)
         message = query.get("message") or {}
         chat = (message.get("chat") or {}).get("id")
-        if chat is not None and message.get("message_id") is not None and not answer.startswith("Not "):
+        if chat is not None and message.get("reply_markup") and not answer.startswith("Not "):
             try:
                 client.remove_buttons(str(chat), str(message["message_id"]))
             except ChannelError as error:
