@@ -66,17 +66,17 @@ def _query(query: HistoryQuery) -> Select[MarketingBidHistory, str, str, str]:
         .join(MarketingCampaign, history.campaign_id == MarketingCampaign.id)
         .outerjoin(MarketingKeyword, history.keyword_id == MarketingKeyword.id)
     )
-    conditions = {
-        "campaign_id": history.campaign_id == query.campaign_id,
-        "keyword_id": history.keyword_id == query.keyword_id,
-        "since": history.created_at >= query.since,
-        "until": history.created_at < query.until,
-        "source": history.source == query.source,
-        "run_id": history.cycle_run_id == query.run_id,
-    }
-    for name, condition in conditions.items():
-        if getattr(query, name) is not None:
-            statement = statement.where(condition)
+    filters = (
+        (query.campaign_id, lambda v: history.campaign_id == v),
+        (query.keyword_id, lambda v: history.keyword_id == v),
+        (query.since, lambda v: history.created_at >= v),
+        (query.until, lambda v: history.created_at < v),
+        (query.source, lambda v: history.source == v),
+        (query.run_id, lambda v: history.cycle_run_id == v),
+    )
+    for value, condition in filters:
+        if value is not None:
+            statement = statement.where(condition(value))
     order = history.id.asc() if query.oldest_first else history.id.desc()
     statement = statement.order_by(order)
     return statement.limit(query.limit) if query.limit else statement

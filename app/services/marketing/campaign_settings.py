@@ -163,7 +163,9 @@ def _max_bid(text: str, unit: BidUnit | None, rules: Any, campaign: MarketingCam
     if text.strip().lower() in CLEAR:
         return None
     if unit is None:
-        raise CampaignSettingError("takes no bids, so a max_bid means nothing here")
+        raise CampaignSettingError(
+            "takes no bids, so a max_bid means nothing here; leave such campaigns out with --where"
+        )
     bid = unit.bid(parse_amount(text, unit, "--max-bid"))
     low, high = rules.min_bid(unit), rules.max_bid(unit)
     name = rules.marketplace.display_name
