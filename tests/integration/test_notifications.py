@@ -5,6 +5,10 @@ delays delivery without losing the alert; info alerts come as one digest."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -251,3 +255,46 @@ def test_info_alerts_wait_for_one_daily_digest(world: World) -> None:
         )
         assert session.scalar(digests) == 1
     assert build_digests() == {"digests": 0, "alerts": 0}
+
+
+@pytest.mark.worker
+def test_the_bot_process_and_a_worker_roll_back_once_and_tell_the_user(
+    world: World, worker_factory: Any
+) -> None:
+    """What `up` runs: `adolf-marketing telegram-bot` answers the presses, a worker applies the
+    rollback and the message saying so goes out right after its commit (no beat here)."""
+    raise_alert(world)
+    deliver_due()
+    world.system.advance(60)  # past WB's apply tick: the marketplace shows the change to undo
+    message = world.chats()[MANAGER][0]["message_id"]
+    world.press(MANAGER, message)
+    world.press(MANAGER, message)
+    worker_factory(queues="marketing_high", extra_env=world.system.env())
+    before = len(world.system.effects())
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "telegram-bot"],
+        env={**os.environ, **world.system.env()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        replies: list[str] = []
+        while time.monotonic() < deadline and not replies:
+            replies = [m["text"] for m in world.chats()[MANAGER] if "rolled back to" in m["text"]]
+            time.sleep(0.5)
+    finally:
+        bot.terminate()
+        output, _ = bot.communicate(timeout=30)
+    assert replies, output
+    assert "answering rollback buttons" in output and world.system.world.sandbox.telegram_token not in output
+    assert sandbox_bid_values(world.system, before) == {world.old_bid: 1}
+    answers = [
+        a["text"]
+        for a in httpx.get(world.telegram + "/_sandbox/telegram/answers", timeout=10).json()["answers"]
+    ]
+    assert [a.split(" ")[0] for a in answers] == ["Rolling", "Already"]
+    with session_scope() as session:
+        request = session.scalars(select(MarketingRollbackRequest)).one()
+        assert request.status == "applied" and request.requested_by == "anna@shop.example"
