@@ -73,8 +73,16 @@ def test_bad_campaign_settings_are_one_line_and_change_nothing(synced: SandboxSy
         (("campaigns", "set", "--where", "colour=red", "--live"), "--where 'colour=red': use KEY=VALUE"),
         # One campaign of the account cannot take the cap: none of them changes.
         (
-            ("campaigns", "set", "--all-in-account", str(wb_account), "--where", "campaign_type=manual")
-            + ("--max-bid", "100₽"),
+            (
+                "campaigns",
+                "set",
+                "--all-in-account",
+                str(wb_account),
+                "--where",
+                "campaign_type=manual",
+                "--max-bid",
+                "100₽",
+            ),
             "below Wildberries's minimum 150.00 ₽/1000 показов (15000 in kopecks_per_1000_views)",
         ),
         (("campaigns", "set", "--all-in-account", str(wb_account), "--max-bid", "200₽"), "takes no bids"),

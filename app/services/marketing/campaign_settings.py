@@ -130,7 +130,7 @@ def _plan(campaign: MarketingCampaign, request: SettingsRequest) -> PlannedSetti
         raise CampaignSettingError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGY_TYPES)}")
     base = campaign.strategy_params if strategy == campaign.strategy_type else {}
     params = _merged(base or {}, request.params)
-    if strategy != "fixed" and unit is None:
+    if strategy != "fixed" and unit is None and (request.strategy or request.params):
         why = rules.campaign_not_biddable(campaign.campaign_type, campaign.payment_type)
         raise CampaignSettingError(f"takes no bids ({why}): only strategy fixed fits it")
     try:
