@@ -157,7 +157,7 @@ def test_bad_values_are_refused_naming_the_campaign(
 def test_a_campaign_without_bids_takes_only_fixed_but_keeps_other_settings() -> None:
     row = campaign(marketplace="ym", payment_type="cpo", campaign_type="other", strategy_type="max_traffic")
     row.strategy_params = {"bid_cap": 900}
-    with pytest.raises(CampaignSettingError, match="takes no bids .*only strategy fixed fits it"):
+    with pytest.raises(CampaignSettingError, match=r"takes no bids .*only strategy fixed fits it"):
         plan_settings(row, SettingsRequest(strategy="target_position", params={"position": 1}))
     assert plan_settings(row, SettingsRequest(dry_run=True)).changes == {
         "dry_run": {"old": False, "new": True}
