@@ -14,13 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.core.config import reset_settings_cache
 from app.core.database import session_scope
 from app.models.marketing import MarketingBidHistory
-from app.sandbox.server import ServerThread, create_sandbox
 from tests.integration.test_bid_cycle import sandbox_bid_values
 from tests.support.cli import cli
-from tests.support.sandbox_system import FAST_FACTOR, SandboxSystem
+from tests.support.sandbox_system import SandboxSystem, running_sandbox
 
 pytestmark = pytest.mark.worker
 
@@ -30,15 +28,8 @@ def bare_sandbox(
     clean_db: None, redis_client: object, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[SandboxSystem]:
     """The sandbox over HTTP with no account registered: the user adds one."""
-    world = create_sandbox(seed=5, profile="fast", speed=1.0, fast_factor=FAST_FACTOR, size="small")
-    with ServerThread(world) as server:
-        system = SandboxSystem(world, server)
-        for key, value in system.env().items():
-            monkeypatch.setenv(key, value)
-        reset_settings_cache()
+    with running_sandbox(monkeypatch, register_accounts=False) as system:
         yield system
-    monkeypatch.undo()
-    reset_settings_cache()
 
 
 def ok(*args: str) -> str:
