@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
@@ -50,7 +50,7 @@ def active_freezes(session: Session) -> list[MarketingFreeze]:
     )
 
 
-def _covering(marketplace: str, account_id: int) -> object:
+def _covering(marketplace: str, account_id: int) -> ColumnElement[bool]:
     return or_(
         MarketingFreeze.scope == FreezeScope.ALL,
         (MarketingFreeze.scope == FreezeScope.MARKETPLACE) & (MarketingFreeze.marketplace == marketplace),
@@ -62,7 +62,7 @@ def frozen_reason(session: Session, marketplace: str, account_id: int) -> str | 
     """Why this account is frozen ("frozen by anna at …: reason"), or None when it is not."""
     freeze = session.scalars(
         select(MarketingFreeze)
-        .where(MarketingFreeze.unfrozen_at.is_(None), _covering(marketplace, account_id))  # type: ignore[arg-type]
+        .where(MarketingFreeze.unfrozen_at.is_(None), _covering(marketplace, account_id))
         .order_by(MarketingFreeze.id)
         .limit(1)
     ).first()
@@ -88,7 +88,7 @@ def frozen_account_ids(session: Session) -> set[int]:
     }
 
 
-def _same_target(target: FreezeTarget) -> object:
+def _same_target(target: FreezeTarget) -> ColumnElement[bool]:
     return (
         (MarketingFreeze.scope == target.scope)
         & (
@@ -110,7 +110,7 @@ def freeze(
     if not reason.strip():
         raise FreezeError("give a --reason: the people who find the system frozen need to know why")
     existing = session.scalars(
-        select(MarketingFreeze).where(MarketingFreeze.unfrozen_at.is_(None), _same_target(target))  # type: ignore[arg-type]
+        select(MarketingFreeze).where(MarketingFreeze.unfrozen_at.is_(None), _same_target(target))
     ).first()
     if existing is not None:
         raise FreezeError(
@@ -133,7 +133,7 @@ def freeze(
 def unfreeze(session: Session, target: FreezeTarget, by: str, now: datetime | None = None) -> MarketingFreeze:
     row = session.scalars(
         select(MarketingFreeze)
-        .where(MarketingFreeze.unfrozen_at.is_(None), _same_target(target))  # type: ignore[arg-type]
+        .where(MarketingFreeze.unfrozen_at.is_(None), _same_target(target))
         .with_for_update()
     ).first()
     if row is None:

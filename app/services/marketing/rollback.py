@@ -202,11 +202,6 @@ def request_change_rollback(
 ) -> RollbackRequestOutcome:
     """Record the request to undo one change (RollbackError when it cannot be done); the caller
     enqueues `rollback_bid_change` when `created`."""
-    existing = session.scalars(
-        select(MarketingRollbackRequest).where(MarketingRollbackRequest.history_id == history_id)
-    ).first()
-    if existing is not None:
-        return RollbackRequestOutcome(existing.id, False, _done_before(existing))
     change = session.get(MarketingBidHistory, history_id)
     if change is None or change.keyword_id is None:
         raise RollbackError("that bid change is no longer in the history")
@@ -215,6 +210,11 @@ def request_change_rollback(
     why_not = may_roll_back(user, keyword.campaign)
     if why_not:
         raise RollbackError(f"not allowed: {why_not}")
+    existing = session.scalars(
+        select(MarketingRollbackRequest).where(MarketingRollbackRequest.history_id == history_id)
+    ).first()
+    if existing is not None:
+        return RollbackRequestOutcome(existing.id, False, _done_before(existing))
     if change.old_bid is None:
         raise RollbackError("the bid before that change is not known")
     if keyword.current_bid != change.new_bid:

@@ -9,6 +9,8 @@ and Telegram's own description only.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,21 @@ from app.services.notify.errors import ChannelError
 
 # Telegram's limit on one message's text.
 MAX_TEXT = 4096
+_BOT_PATH = re.compile(r"/bot[^/]+/")
+
+
+class _HideToken(logging.Filter):
+    """httpx logs each request's URL (at INFO, shown with LOG_LEVEL=DEBUG): not the token in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _BOT_PATH.sub("/bot<token>/", str(a)) if "/bot" in str(a) else a for a in record.args
+            )
+        return True
+
+
+_HIDE_TOKEN = _HideToken()
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class TelegramClient:
     def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
         self._url = f"{base_url.rstrip('/')}/bot{token}/"
         self._client = httpx.Client(timeout=timeout)
+        logging.getLogger("httpx").addFilter(_HIDE_TOKEN)  # one filter object: adding it again is a no-op
 
     def close(self) -> None:
         self._client.close()

@@ -18,7 +18,6 @@ from app.services.marketing.adapters.base import TransientError
 from app.services.marketing.manual_bids import BidChangeBusy, BidChangeError, apply_manual_change
 from app.services.marketing.rollback import carry_out_request
 
-
 # Spec 7.6.1 for apply_bid_change; a rollback is one such change.
 RETRY_POLICY: dict[str, Any] = {
     "bind": True,
