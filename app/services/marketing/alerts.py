@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import moscow_today, now_utc
 from app.models.core import User
 from app.models.marketing import BidSource, MarketingAlert, MarketingCampaign
-from app.services.marketing.bid_history import HistoryRow, format_bid, latest_change
+from app.services.marketing.bid_history import format_bid, latest_change, made_by
 from app.services.notification import NotificationService
 from app.services.notify.delivery import BID_CHANGE_WINDOW, queue_deliveries
 
@@ -195,5 +195,5 @@ def _bid_change(session: Session, alert: MarketingAlert, now: datetime) -> dict[
         "history_id": change.id,
         "old": format_bid(change.old_bid, change.bid_unit),
         "new": format_bid(change.new_bid, change.bid_unit),
-        "by": HistoryRow(change, None, "", "").by,
+        "by": made_by(change),
     }

@@ -52,11 +52,14 @@ class HistoryRow:
 
     @property
     def by(self) -> str:
-        """Who or what made the change."""
-        change = self.change
-        if change.source == BidSource.BID_CYCLE:
-            return f"bid cycle run {change.cycle_run_id} ({change.strategy_type or '?'})"
-        return change.source
+        return made_by(self.change)
+
+
+def made_by(change: MarketingBidHistory) -> str:
+    """Who or what made a change: "bid cycle run 12 (target_position)", "manual", "rollback"."""
+    if change.source == BidSource.BID_CYCLE:
+        return f"bid cycle run {change.cycle_run_id} ({change.strategy_type or '?'})"
+    return change.source
 
 
 def _query(query: HistoryQuery) -> Select[MarketingBidHistory, str, str, str]:

@@ -11,10 +11,10 @@
 3. **Wait for or supersede** an open intent: one younger than the marketplace's apply delay may
    still be on its way, so the change waits (`BidChangeBusy`, retried by the task after the
    delay); an older one is settled against the marketplace's current bid first. Two writers that
-   still meet at the unique open-intent index make the later one wait, never a dead letter. A
-   change applied within the apply delay that the marketplace does not show yet makes it wait
-   too (issue 12): WB shows a bid only at its next 30-second tick, so an undo pressed at once
-   would read the old bid, send nothing, and then see the change land after it.
+   still meet at the unique open-intent index make the later one wait, never a dead letter. When
+   the marketplace already shows the asked bid but a change applied within the apply delay is
+   not shown yet, it waits too (issue 12): WB shows a bid only at its next 30-second tick, so an
+   undo pressed at once would read the old bid, send nothing, and see the change land after it.
 4. **Send**: intent, set_bids, mark — applied (history, source `manual`/`rollback`), refused by
    the marketplace (its message), or unknown.
 """
@@ -200,13 +200,15 @@ def apply_manual_change(
                     outcome,
                     rules.apply_delay,
                 )
-            if busy or _not_shown_yet(planned.keyword_id, current.get(planned.key), rules.apply_delay):
+            shown = current.get(planned.key)
+            already = shown == planned.new_bid.amount
+            if busy or (already and _not_shown_yet(planned.keyword_id, shown, rules.apply_delay)):
                 raise BidChangeBusy(
                     f"keyword {planned.keyword_id} has a change on its way; retrying after the "
                     f"marketplace's apply delay",
                     rules.apply_delay.total_seconds(),
                 )
-            if current.get(planned.key) == planned.new_bid.amount:
+            if already:
                 status = "applied" if outcome.reconciled_applied else "unchanged"
                 return {"status": status, "new_bid": planned.new_bid.amount, "unit": unit.value, "hold": held}
             try:
