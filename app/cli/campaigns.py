@@ -10,9 +10,9 @@ from rich.table import Table
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from app.cli.common import console, find_account, parse_marketplace, who
+from app.cli.common import console, find_account, parse_marketplace, system_now, who
 from app.cli.errors import UserError
-from app.core.clock import moscow_today, now_utc
+from app.core.clock import moscow_today
 from app.core.database import session_scope
 from app.core.money import BidUnit, rub
 from app.models.marketing import (
@@ -106,7 +106,7 @@ def list_campaigns(
         "last change (UTC)",
     ):
         table.add_column(column)
-    today = moscow_today(now_utc())
+    today = moscow_today(system_now())
     with session_scope() as session:
         if account is not None:
             query = query.where(MarketingCampaign.account_id == find_account(session, account).id)
@@ -150,7 +150,7 @@ def show_campaign(
             raise UserError(f"no campaign with id {campaign_id}; see `adolf-marketing campaigns list`")
         unit = unit_of(campaign)
         unit_name = unit.value if unit else None
-        today = moscow_today(now_utc())
+        today = moscow_today(system_now())
         limit = rub(campaign.daily_limit) if campaign.daily_limit is not None else "none"
         frozen = frozen_reason(session, campaign.marketplace, campaign.account_id)
         lines = [
@@ -322,10 +322,10 @@ def set_campaigns(
             planned = [plan_settings(c, request) for c in campaigns]
         except CampaignSettingError as error:
             raise UserError(f"{error} — nothing changed") from None
-        person = who(by)
+        person, now = who(by), system_now()
         changed = 0
         for plan in planned:
-            if apply_settings(session, plan, request, person):
+            if apply_settings(session, plan, request, person, now):
                 changed += 1
                 unit = unit_of(plan.campaign)
                 text = "; ".join(describe_change(k, v, unit) for k, v in plan.changes.items())

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cli.errors import UserError
-from app.core.clock import MOSCOW, moscow_day_start
+from app.cli.instance import running_up
+from app.core.clock import MOSCOW, followed_time, moscow_day_start, now_utc
+from app.core.config import ConfigError, get_settings
 from app.core.marketplaces import Marketplace
 from app.models.marketing import MarketplaceAccount
 
@@ -24,6 +26,19 @@ _AGO = re.compile(r"^(\d+)\s*([mhd])$")
 def who(by: str | None) -> str:
     """The person acting: `--by`, else the OS user."""
     return (by or getpass.getuser()).strip()[:255] or "unknown"
+
+
+def system_now() -> datetime:
+    """Now by the clock the running system follows: under `up`'s demo world, the sandbox's simulated
+    one (the workers' CLOCK_URL, which this process's environment does not have), so that "2h ago"
+    and "today" mean what they mean in the data."""
+    url = (running_up(get_settings().DATA_DIR) or {}).get("clock_url")
+    if url:
+        try:
+            return followed_time(url)
+        except ConfigError:
+            pass
+    return now_utc()
 
 
 def console() -> Console:

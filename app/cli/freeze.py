@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from app.cli.common import find_account, parse_marketplace, who
+from app.cli.common import find_account, parse_marketplace, system_now, who
 from app.cli.errors import UserError
 from app.core.database import session_scope
 from app.models.marketing import FreezeScope
@@ -35,7 +35,7 @@ def freeze_command(
     target, _ = _target(account, marketplace)
     with session_scope() as session:
         try:
-            row = service.freeze(session, target, reason, who(by))
+            row = service.freeze(session, target, reason, who(by), system_now())
         except service.FreezeError as error:
             raise UserError(str(error)) from None
         described = service.describe_freeze(row)
@@ -53,7 +53,7 @@ def unfreeze_command(
     target, name = _target(account, marketplace)
     with session_scope() as session:
         try:
-            service.unfreeze(session, target, who(by))
+            service.unfreeze(session, target, who(by), system_now())
         except service.FreezeError as error:
             raise UserError(str(error)) from None
         still = service.active_freezes(session)

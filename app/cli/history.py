@@ -14,12 +14,11 @@ import typer
 from celery.result import AsyncResult
 from rich.table import Table
 
-from app.cli.common import confirm, console, parse_moment, who
+from app.cli.common import confirm, console, parse_moment, system_now, who
 from app.cli.errors import UserError
 from app.cli.services import require_running_system
 from app.cli.tasks import release_result
 from app.core.celery_config import celery_app
-from app.core.clock import now_utc
 from app.core.database import session_scope
 from app.models.marketing import BID_SOURCES, BidSource
 from app.services.marketing import rollback as service
@@ -44,7 +43,7 @@ def history_command(
     query = HistoryQuery(
         campaign_id=campaign,
         keyword_id=keyword,
-        since=parse_moment(since, now_utc(), "--since") if since else None,
+        since=parse_moment(since, system_now(), "--since") if since else None,
         source=source,
         run_id=run,
         limit=limit,
@@ -77,7 +76,7 @@ def _plan(
         )
     if to is not None and keyword is None:
         raise UserError("--to goes with --keyword: the bid one keyword had at that moment")
-    now = now_utc()
+    now = system_now()
     with session_scope() as session:
         try:
             if run is not None:
@@ -132,7 +131,7 @@ def rollback_command(
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the marketplaces' answers."),
 ) -> None:
     try:
-        hold_until(hold, now_utc())
+        hold_until(hold, system_now())
     except BidChangeError as error:
         raise UserError(f"--hold: {error}") from None
     what, items = _plan(run, since, keyword, to)

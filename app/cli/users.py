@@ -105,7 +105,7 @@ def _channel_note(user: User) -> str | None:
         return None
     settings = {"telegram": "TELEGRAM_BOT_TOKEN", "email": "SMTP_HOST"}
     needed = ", ".join(settings[m] for m in missing)
-    return f"note: {', '.join(missing)} messages start once {needed} is set"
+    return f"note: {', '.join(missing)} messages need {needed} where the workers run (not set here)"
 
 
 @users_app.command("add", help="Add a user with a role (and a brand for a manager) and their alert channels.")

@@ -165,7 +165,7 @@ def test_users_and_their_channels(synced: SandboxSystem) -> None:
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     assert "telegram 1001 from warning, email anna@shop.example from critical" in added.stdout
-    assert "note: email messages start once SMTP_HOST is set" in added.stdout
+    assert "note: email messages need SMTP_HOST where the workers run (not set here)" in added.stdout
     assert_one_line_error(
         cli("users", "add", "ANNA@shop.example", "--name", "Anna", "--role", "senior"), "exists already"
     )

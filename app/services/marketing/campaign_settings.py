@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -201,7 +202,9 @@ def keyword_holds(campaign: MarketingCampaign) -> str:
     return f"{fixed} keywords fixed, {held} held after a manual change"
 
 
-def apply_settings(session: Session, planned: PlannedSettings, request: SettingsRequest, by: str) -> bool:
+def apply_settings(
+    session: Session, planned: PlannedSettings, request: SettingsRequest, by: str, now: datetime | None = None
+) -> bool:
     """Write one campaign's planned settings and their record; False when nothing changed."""
     if not planned.changes:
         return False
@@ -215,7 +218,10 @@ def apply_settings(session: Session, planned: PlannedSettings, request: Settings
                 keyword.held_until = None
     session.add(
         MarketingCampaignChange(
-            campaign_id=campaign.id, changed_by=by, changes=_jsonable(planned.changes), created_at=now_utc()
+            campaign_id=campaign.id,
+            changed_by=by,
+            changes=_jsonable(planned.changes),
+            created_at=now or now_utc(),
         )
     )
     return True
