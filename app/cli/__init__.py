@@ -13,6 +13,11 @@ def build_cli() -> typer.Typer:
     # Imported here, inside the error guard: importing the Celery app reads the settings, and a bad
     # setting must end as one line, not a traceback.
     from app.cli.accounts import accounts_app
+    from app.cli.backtest import backtest_command
+    from app.cli.bot import telegram_bot_command
+    from app.cli.campaigns import campaigns_app
+    from app.cli.freeze import freeze_command, unfreeze_command
+    from app.cli.history import history_command, rollback_command
     from app.cli.recommendations import recommendations_app
     from app.cli.report import report_command
     from app.cli.services import db_app
@@ -20,6 +25,7 @@ def build_cli() -> typer.Typer:
     from app.cli.status import status_command
     from app.cli.tasks import run_command
     from app.cli.up import secret_key_command, up_command
+    from app.cli.users import users_app
     from app.sandbox.cli import sandbox_command
 
     cli = typer.Typer(
@@ -49,13 +55,31 @@ def build_cli() -> typer.Typer:
         "report",
         help="A brand's ad report (XLSX with charts, or CSV) over Moscow days; prints the file's path.",
     )(report_command)
+    cli.command(
+        "backtest", help="Replay simulated days of a campaign with two or more strategies side by side."
+    )(backtest_command)
     cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
         secret_key_command
     )
     cli.command("sandbox", help="Serve the marketplace sandbox (WB, Ozon, YM, Watcher) on loopback.")(
         sandbox_command
     )
+    cli.command(
+        "history", help="Bid changes, old → new in each bid's unit, with the reason and who made them."
+    )(history_command)
+    cli.command(
+        "rollback", help="Restore earlier bids (a run, since a moment, or one keyword); shows and asks first."
+    )(rollback_command)
+    cli.command("freeze", help="Stop automatic bidding: all accounts, a marketplace's, or one account's.")(
+        freeze_command
+    )
+    cli.command("unfreeze", help="Lift a freeze.")(unfreeze_command)
+    cli.command("telegram-bot", help="Answer the rollback buttons of Telegram alerts (up starts it).")(
+        telegram_bot_command
+    )
     cli.add_typer(db_app, name="db")
+    cli.add_typer(campaigns_app, name="campaigns")
+    cli.add_typer(users_app, name="users")
     cli.add_typer(accounts_app, name="accounts")
     cli.add_typer(recommendations_app, name="recommendations")
     return cli

@@ -40,6 +40,9 @@ DEMO_STRATEGIES: dict[str, dict[str, Any]] = {
 }
 
 
+DEMO_SIZE = "demo"  # the world size `up` serves (`backtest` replays the same world)
+
+
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -50,7 +53,7 @@ def port_free(port: int) -> bool:
 
 
 def choose_ports() -> dict[str, int]:
-    """The documented ports (8101–8105) when free, else any free ones."""
+    """The documented ports (8101–8106) when free, else any free ones."""
     return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
 
 
@@ -70,7 +73,7 @@ def sandbox_child(ports: dict[str, int], seed: int) -> Child:
             "--seed",
             str(seed),
             "--size",
-            "demo",
+            DEMO_SIZE,
             "--wb-port",
             str(ports["wildberries"]),
             "--ozon-port",
@@ -81,12 +84,16 @@ def sandbox_child(ports: dict[str, int], seed: int) -> Child:
             str(ports["watcher"]),
             "--claude-port",
             str(ports["claude"]),
+            "--telegram-port",
+            str(ports["telegram"]),
             "--brief",  # `up` registers the accounts: their credentials need not fill its log
         ],
     )
 
 
-def sandbox_env(ports: dict[str, int], watcher_key: str, claude_key: str) -> dict[str, str]:
+def sandbox_env(
+    ports: dict[str, int], watcher_key: str, claude_key: str, telegram_token: str
+) -> dict[str, str]:
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     return {
         "WB_API_URL": base["wildberries"],
@@ -96,6 +103,8 @@ def sandbox_env(ports: dict[str, int], watcher_key: str, claude_key: str) -> dic
         "WATCHER_API_KEY": watcher_key,
         "CLAUDE_API_URL": base["claude"],
         "CLAUDE_API_KEY": claude_key,
+        "TELEGRAM_API_URL": base["telegram"],
+        "TELEGRAM_BOT_TOKEN": telegram_token,
         "CLOCK_URL": base["wildberries"] + "/_sandbox/clock",
         "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
     }

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from app.cli.freeze import print_freezes
 from app.cli.instance import running_up
 from app.cli.services import require_running_system
 from app.core.celery_config import PERIODIC_ENTRIES, QUEUES, celery_app
@@ -90,6 +91,7 @@ def status_command() -> None:
         periodic.add_row(entry.name, cron_text(entry.schedule), run["finished_at"] if run else "never", state)
     console.print(periodic)
     print_last_cycle(console, clock)
+    print_freezes(console)
     if clock_url:
         console.print(clock_note(clock_url), soft_wrap=True)
 

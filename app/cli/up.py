@@ -207,10 +207,14 @@ def up_command(
         if with_sandbox:
             env.update(start_demo_world(demo, children, env, seed, up_lock))
         system = process_plan(settings.DATA_DIR, flower_port or settings.FLOWER_PORT, settings.LOG_LEVEL)
+        bot = get_settings().TELEGRAM_BOT_TOKEN is not None  # the demo world sets one (its fake Bot API)
+        if bot:
+            system.append(Child("telegram-bot", [sys.executable, "-m", "app.cli", "telegram-bot"]))
         mode = (
             "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
         )
-        print(f"adolf-marketing: starting beat, 3 workers and Flower on {mode}", flush=True)
+        parts = "beat, 3 workers, Flower and the Telegram bot" if bot else "beat, 3 workers and Flower"
+        print(f"adolf-marketing: starting {parts} on {mode}", flush=True)
         start(system, env)
         children.extend(system)
         port = flower_port or settings.FLOWER_PORT
@@ -251,9 +255,13 @@ def start_demo_world(
     start([world], env)
     accounts = demo.wait_for_sandbox(ports)
     extra: dict[str, str] = demo.sandbox_env(
-        ports, accounts["watcher"]["api_key"], accounts["claude"]["api_key"]
+        ports,
+        accounts["watcher"]["api_key"],
+        accounts["claude"]["api_key"],
+        accounts["telegram"]["bot_token"],
     )
-    up_lock.update(clock_url=extra["CLOCK_URL"])  # `status` says its times are the sandbox's
+    # `status` says its times are the sandbox's; `backtest` replays this world.
+    up_lock.update(clock_url=extra["CLOCK_URL"], sandbox={"seed": seed, "size": demo.DEMO_SIZE})
     os.environ.update(extra)  # this process registers the accounts and kicks off the first run
     reset_settings_cache()
     count = demo.register_demo_accounts(accounts["accounts"])

@@ -167,6 +167,22 @@ PERIODIC_ENTRIES: tuple[PeriodicEntry, ...] = (
         "marketing_low",
         DAY,
     ),
+    # Not in the spec (issue 12 item 5): Telegram and email messages of alerts — retries, and any
+    # message whose immediate send was lost; the info alerts of the day as one digest each.
+    PeriodicEntry(
+        "marketing-deliver-notifications",
+        "app.tasks.marketing.alerts.deliver_notifications",
+        crontab(minute="*"),
+        "marketing_high",
+        MINUTE,
+    ),
+    PeriodicEntry(
+        "marketing-send-alert-digest",
+        "app.tasks.marketing.alerts.send_alert_digest",
+        crontab(hour=9, minute=0),
+        "marketing_high",
+        DAY,
+    ),
     # Not in the spec (issue 15 item 3): marketing_stats refuses rows of a day without a partition,
     # so the days ahead are created by a task of their own, hourly, alerting when creation fails.
     PeriodicEntry(

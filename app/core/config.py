@@ -187,6 +187,43 @@ class Settings(BaseSettings):
         default=40, ge=1, le=500, description="count; keywords per campaign shown to Claude, most spend first"
     )
 
+    # --- Notification channels (spec 7.3.7; issue 12 item 5) -------------------------------------
+    TELEGRAM_BOT_TOKEN: SecretStr | None = Field(
+        default=None,
+        description="secret; the Telegram bot's token (from @BotFather); unset = no Telegram messages and "
+        "no bot process",
+    )
+    TELEGRAM_API_URL: str = Field(
+        default="https://api.telegram.org",
+        description="Telegram Bot API base URL (the sandbox's fake Bot API in the demo and tests)",
+    )
+    SMTP_HOST: str | None = Field(default=None, description="SMTP server for alert emails; unset = no email")
+    SMTP_PORT: int = Field(default=587, gt=0, lt=65536, description="TCP port of the SMTP server")
+    SMTP_SECURITY: str = Field(
+        default="starttls", description="starttls|ssl|none: how the SMTP connection is protected"
+    )
+    SMTP_USERNAME: str | None = Field(default=None, description="SMTP login; unset = no authentication")
+    SMTP_PASSWORD: SecretStr | None = Field(default=None, description="secret; SMTP password")
+    SMTP_FROM: str = Field(default="adolf-marketing@localhost", description="sender address of alert emails")
+    NOTIFY_TIMEOUT: float = Field(
+        default=10.0, gt=0, description="seconds; timeout of one Telegram or SMTP call"
+    )
+    NOTIFY_RETRY_BASE: float = Field(
+        default=30.0, gt=0, description="seconds; first retry delay of a failed message, doubling"
+    )
+    NOTIFY_RETRY_MAX: float = Field(
+        default=1800.0, gt=0, description="seconds; longest retry delay of a failed message"
+    )
+    NOTIFY_GIVE_UP_AFTER: float = Field(
+        default=86400.0,
+        gt=0,
+        description="seconds; a message still failing this long after its alert is marked failed "
+        "(the alert and its in-app notification stay)",
+    )
+    NOTIFY_BATCH: int = Field(
+        default=100, ge=1, le=1000, description="count; messages one delivery run sends at most"
+    )
+
     # --- Simulation ------------------------------------------------------------------------------
     CLOCK_URL: str | None = Field(
         default=None,
@@ -211,6 +248,13 @@ class Settings(BaseSettings):
     def _projection_mode(cls, value: str) -> str:
         if value not in ("pause", "alert", "off"):
             raise ValueError("must be pause, alert or off")
+        return value
+
+    @field_validator("SMTP_SECURITY")
+    @classmethod
+    def _smtp_security(cls, value: str) -> str:
+        if value not in ("starttls", "ssl", "none"):
+            raise ValueError("must be starttls, ssl or none")
         return value
 
     @field_validator("DATABASE_URL")

@@ -278,6 +278,27 @@ FAILURE_REASONS: Final[tuple[str, ...]] = tuple(FailureReason)
 BASE_BID = "the bid's level before the dayparting multiplier, in bid_unit; NULL: new_bid itself"
 
 
+class FreezeScope(StrEnum):
+    """What a stop switch covers (issue 12 item 4)."""
+
+    ALL = "all"
+    MARKETPLACE = "marketplace"
+    ACCOUNT = "account"
+
+
+FREEZE_SCOPES: Final[tuple[str, ...]] = tuple(FreezeScope)
+
+
+class RollbackRequestStatus(StrEnum):
+    QUEUED = "queued"
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"  # the bid was already back
+    REFUSED = "refused"  # the change cannot be undone as asked (the message says why)
+
+
+ROLLBACK_REQUEST_STATUSES: Final[tuple[str, ...]] = tuple(RollbackRequestStatus)
+
+
 def _money(*, nullable: bool = False, default: int | None = 0) -> Any:
     """A kopecks column: BIGINT, NOT NULL DEFAULT 0 unless told otherwise."""
     return mapped_column(
@@ -643,6 +664,70 @@ class MarketingBidHistory(CreatedAtMixin, Base):
     campaign: Mapped[MarketingCampaign] = relationship()
     keyword: Mapped[MarketingKeyword | None] = relationship()
     intent: Mapped[MarketingBidIntent | None] = relationship()
+
+
+class MarketingRollbackRequest(CreatedAtMixin, Base):
+    """A request to undo one bid change from a Telegram button (issue 12 item 5): unique per
+    change, so pressing the button twice — or two people pressing it — rolls it back once."""
+
+    __tablename__ = "marketing_rollback_requests"
+    __table_args__ = (CheckConstraint(check_in("status", ROLLBACK_REQUEST_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    history_id: Mapped[int | None] = mapped_column(
+        ForeignKey("marketing_bid_history.id", ondelete="SET NULL"), unique=True
+    )
+    keyword_id: Mapped[int] = mapped_column(ForeignKey("marketing_keywords.id"))
+    target_bid: Mapped[int] = mapped_column(BigInteger, comment="marketplace bid unit")
+    bid_unit: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    # Where to answer: the requester's Telegram id.
+    reply_to: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), server_default=RollbackRequestStatus.QUEUED.value)
+    result: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- People's changes and the stop switch --------------------------------------------------------
+
+
+class MarketingCampaignChange(CreatedAtMixin, Base):
+    """A change of a campaign's settings by a person (`campaigns set`, issue 12 item 1): who,
+    when, and per setting its old and new value."""
+
+    __tablename__ = "marketing_campaign_changes"
+    __table_args__ = (
+        Index("ix_marketing_campaign_changes_campaign_id_created_at", "campaign_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("marketing_campaigns.id"))
+    changed_by: Mapped[str] = mapped_column(String(255))
+    # {"max_bid": {"old": 15000, "new": 20000}, ...}
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=EMPTY_OBJECT)
+
+
+class MarketingFreeze(CreatedAtMixin, Base):
+    """The stop switch (issue 12 item 4): while a freeze covers an account (all accounts, its
+    marketplace, or the account itself) the bid cycle reads and reports but writes nothing except
+    budget pauses. Active while `unfrozen_at` is NULL; kept afterwards as the record of it."""
+
+    __tablename__ = "marketing_freezes"
+    __table_args__ = (
+        CheckConstraint(check_in("scope", FREEZE_SCOPES), name="scope"),
+        CheckConstraint(check_in("marketplace", MARKETPLACES), name="marketplace"),
+        Index("ix_marketing_freezes_unfrozen_at", "unfrozen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    marketplace: Mapped[str | None] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("marketplace_accounts.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    frozen_by: Mapped[str] = mapped_column(String(255))
+    unfrozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unfrozen_by: Mapped[str | None] = mapped_column(String(255))
 
 
 # --- Alerts and recommendations ----------------------------------------------------------------------

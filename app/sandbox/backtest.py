@@ -24,7 +24,7 @@ simulated day of one campaign takes well under a second.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -340,6 +340,16 @@ class Backtest:
         if paused in rows:
             self.paused_by_test.add(paused)
             rows[paused].row.status = "paused"
+
+    def hold_external(self, fixed: Collection[str], paused: Collection[str]) -> None:
+        """Hold the items our campaign holds (by external id): fixed by hand, or paused."""
+        for item in self.items:
+            if item.row.external_id in fixed:
+                self.fixed.add(item.row.id)
+                item.row.is_fixed = True
+            elif item.row.external_id in paused:
+                self.paused_by_test.add(item.row.id)
+                item.row.status = "paused"
 
     # --- the run --------------------------------------------------------------------------------
 

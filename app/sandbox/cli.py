@@ -1,4 +1,4 @@
-"""`adolf-marketing sandbox`: serve the five sandbox apps on loopback until Ctrl-C.
+"""`adolf-marketing sandbox`: serve the six sandbox apps on loopback until Ctrl-C.
 
 `sandbox_command` is a plain function whose parameters are Typer options, so app/cli.py registers it
 with `app.command("sandbox")(sandbox_command)`; `python -m app.sandbox.cli` runs it standalone.
@@ -57,6 +57,8 @@ def describe(world: SandboxWorld, ports: dict[str, int], host: str) -> list[str]
     lines.append(f"    X-Watcher-Key: {sb.watcher_key}")
     lines.append(f"Claude Messages API (fake): http://{host}:{ports['claude']}")
     lines.append(f"    x-api-key: {sb.claude_key}")
+    lines.append(f"Telegram Bot API (fake): http://{host}:{ports['telegram']}")
+    lines.append(f"    bot token: {sb.telegram_token}")
     lines.append(
         "Control on every port: GET /_sandbox/accounts · GET /_sandbox/effects?since=N · "
         "GET|POST|DELETE /_sandbox/faults · GET|POST /_sandbox/clock. Ctrl-C stops."
@@ -86,6 +88,7 @@ def sandbox_command(
     ym_port: int = typer.Option(8103, "--ym-port", help="Yandex Market Partner API port."),
     watcher_port: int = typer.Option(8104, "--watcher-port", help="Watcher API port."),
     claude_port: int = typer.Option(8105, "--claude-port", help="Fake Claude Messages API port."),
+    telegram_port: int = typer.Option(8106, "--telegram-port", help="Fake Telegram Bot API port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
     brief: bool = typer.Option(
         False, "--brief", help="One line, not every URL and credential (`up` registers the accounts)."
@@ -98,11 +101,12 @@ def sandbox_command(
         "yandex_market": ym_port,
         "watcher": watcher_port,
         "claude": claude_port,
+        "telegram": telegram_port,
     }
     if len(set(ports.values())) != len(ports):
         raise typer.BadParameter(
-            "the five ports must differ",
-            param_hint="--wb-port/--ozon-port/--ym-port/--watcher-port/--claude-port",
+            "the six ports must differ",
+            param_hint="--wb-port/--ozon-port/--ym-port/--watcher-port/--claude-port/--telegram-port",
         )
     world = create_sandbox(
         seed=seed,

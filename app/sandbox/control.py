@@ -28,6 +28,7 @@ def control_routes(sandbox: Sandbox) -> list[Route]:
                 "accounts": sandbox.accounts_json(marketplace),
                 "watcher": {"api_key": sandbox.watcher_key, "header": "X-Watcher-Key"},
                 "claude": {"api_key": sandbox.claude_key, "header": "x-api-key"},
+                "telegram": {"bot_token": sandbox.telegram_token},
             }
         )
 

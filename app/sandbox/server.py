@@ -1,4 +1,4 @@
-"""Build a sandbox (world + the five apps) and serve it, in-process or on loopback.
+"""Build a sandbox (world + the six apps) and serve it, in-process or on loopback.
 
 In-process (fast tests):
 
@@ -6,7 +6,7 @@ In-process (fast tests):
     async with world.client("wildberries") as wb:   # httpx.AsyncClient over ASGITransport
         await wb.get("/adv/v1/promotion/count", headers={"Authorization": token})
 
-Over HTTP: `serve(world, ports)` runs the five apps with uvicorn on one event loop;
+Over HTTP: `serve(world, ports)` runs the six apps with uvicorn on one event loop;
 `ServerThread` does it in a background thread for tests that need real sockets.
 """
 
@@ -27,24 +27,26 @@ from app.sandbox.claude import create_claude_app
 from app.sandbox.ozon import create_ozon_app
 from app.sandbox.ratelimit import Profile
 from app.sandbox.state import Sandbox
+from app.sandbox.telegram import create_telegram_app
 from app.sandbox.watcher import create_watcher_app
 from app.sandbox.wildberries import create_wildberries_app
 from app.sandbox.world import WorldSize
 from app.sandbox.yandex_market import create_yandex_market_app
 
-APP_NAMES = ("wildberries", "ozon", "yandex_market", "watcher", "claude")
+APP_NAMES = ("wildberries", "ozon", "yandex_market", "watcher", "claude", "telegram")
 DEFAULT_PORTS: Mapping[str, int] = {
     "wildberries": 8101,
     "ozon": 8102,
     "yandex_market": 8103,
     "watcher": 8104,
     "claude": 8105,
+    "telegram": 8106,
 }
 
 
 @dataclass
 class SandboxWorld:
-    """A sandbox and its five ASGI apps (all sharing one world, clock, log and fault table)."""
+    """A sandbox and its six ASGI apps (all sharing one world, clock, log and fault table)."""
 
     sandbox: Sandbox
     apps: dict[str, ASGIApp] = field(default_factory=dict)
@@ -88,6 +90,7 @@ def create_sandbox(
         "yandex_market": create_yandex_market_app(sandbox),
         "watcher": create_watcher_app(sandbox),
         "claude": create_claude_app(sandbox),
+        "telegram": create_telegram_app(sandbox),
     }
     return SandboxWorld(sandbox, apps)
 
@@ -111,7 +114,7 @@ def _servers(world: SandboxWorld, ports: Mapping[str, int], host: str) -> list[u
 async def serve(
     world: SandboxWorld, ports: Mapping[str, int] = DEFAULT_PORTS, host: str = "127.0.0.1"
 ) -> None:
-    """Serve the five apps until cancelled (Ctrl-C), on one event loop so they share the world."""
+    """Serve the six apps until cancelled (Ctrl-C), on one event loop so they share the world."""
     servers = _servers(world, ports, host)
     await asyncio.gather(*(server.serve() for server in servers))
 

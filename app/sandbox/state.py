@@ -112,6 +112,8 @@ class Sandbox:
         self.watcher_key = f"watcher-{seed:x}-{digest[:12]}"
         # The fake Claude's x-api-key, likewise.
         self.claude_key = "sk-ant-sandbox-" + hashlib.sha256(f"claude:{seed}".encode()).hexdigest()[:24]
+        # The fake Telegram bot's token (issue 12), shaped like a real one: "<bot id>:<secret>".
+        self.telegram_token = "7000000001:" + hashlib.sha256(f"telegram:{seed}".encode()).hexdigest()[:35]
         # Credential indexes.
         self.wb_tokens: dict[str, tuple[Account, str]] = {}
         self.ozon_clients: dict[str, Account] = {}

@@ -108,6 +108,19 @@ ADDED_BEAT = {
         [],
         "marketing_low",
     ),
+    # Issue 12 item 5: channel messages (retries, lost kicks) and the daily digest of info alerts.
+    "marketing-deliver-notifications": (
+        "app.tasks.marketing.alerts.deliver_notifications",
+        crontab(minute="*"),
+        [],
+        "marketing_high",
+    ),
+    "marketing-send-alert-digest": (
+        "app.tasks.marketing.alerts.send_alert_digest",
+        crontab(hour=9, minute=0),
+        [],
+        "marketing_high",
+    ),
 }
 
 SPEC_ROUTES = {

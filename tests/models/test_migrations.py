@@ -60,6 +60,12 @@ EXPECTED_TABLES = {
     "marketing_recommendations",
     "marketing_analytics_runs",
     "celery_failed_tasks",
+    # issue 12
+    "user_notification_channels",
+    "notification_deliveries",
+    "marketing_campaign_changes",
+    "marketing_freezes",
+    "marketing_rollback_requests",
 }
 
 MONEY_COLUMNS = {

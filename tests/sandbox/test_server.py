@@ -16,10 +16,10 @@ from app.sandbox.server import APP_NAMES, ServerThread, create_sandbox, free_por
 from tests.sandbox.conftest import accounts
 
 
-def test_all_five_apps_serve_over_http_and_share_one_world() -> None:
+def test_all_six_apps_serve_over_http_and_share_one_world() -> None:
     world = create_sandbox(seed=9, speed=0)
     with ServerThread(world) as server, httpx.Client(timeout=5) as client:
-        assert len(set(server.ports.values())) == len(APP_NAMES) == 5
+        assert len(set(server.ports.values())) == len(APP_NAMES) == 6
         for name in APP_NAMES:
             assert client.get(server.url(name) + "/_sandbox/clock").status_code == 200
         token = accounts(world, Marketplace.WB)[0]["credentials"]["tokens"]["personal"]
@@ -48,10 +48,12 @@ def test_a_timeout_fault_times_out_a_real_client() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses SIGINT")
 def test_cli_prints_urls_and_credentials_and_stops_on_ctrl_c() -> None:
-    ports = [free_port() for _ in range(5)]
+    ports = [free_port() for _ in range(6)]
     args = ["--seed", "4", "--size", "small", "--profile", "fast", "--speed", "0"]
     for flag, port in zip(
-        ("--wb-port", "--ozon-port", "--ym-port", "--watcher-port", "--claude-port"), ports, strict=True
+        ("--wb-port", "--ozon-port", "--ym-port", "--watcher-port", "--claude-port", "--telegram-port"),
+        ports,
+        strict=True,
     ):
         args += [flag, str(port)]
     env = {**os.environ, "COLUMNS": "400"}

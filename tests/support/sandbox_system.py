@@ -4,6 +4,7 @@ the sandbox's virtual clock (CLOCK_URL) so that simulated days are the system's 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,24 +57,37 @@ class SandboxSystem:
             "WATCHER_API_KEY": self.world.sandbox.watcher_key,
             "CLAUDE_API_URL": self.server.url("claude"),
             "CLAUDE_API_KEY": self.world.sandbox.claude_key,
+            "TELEGRAM_API_URL": self.server.url("telegram"),
+            "TELEGRAM_BOT_TOKEN": self.world.sandbox.telegram_token,
             "CLOCK_URL": self.clock_url,
             "RATE_LIMIT_FACTOR": str(FAST_FACTOR),
             "HTTP_BACKOFF_BASE": "0.05",
         }
 
 
-@pytest.fixture
-def sandbox_system(
-    clean_db: None, redis_client: object, monkeypatch: pytest.MonkeyPatch
+@contextmanager
+def running_sandbox(
+    monkeypatch: pytest.MonkeyPatch, *, register_accounts: bool = True
 ) -> Iterator[SandboxSystem]:
+    """The sandbox over HTTP with this process's settings pointing at it; its accounts registered
+    unless `register_accounts` is False (a test that adds them as a user would)."""
     world = create_sandbox(seed=5, profile="fast", speed=1.0, fast_factor=FAST_FACTOR, size="small")
     with ServerThread(world) as server:
         system = SandboxSystem(world, server)
         for key, value in system.env().items():
             monkeypatch.setenv(key, value)
         reset_settings_cache()
-        with session_scope() as session:
-            register_sandbox_accounts(session, world.sandbox.accounts_json())
+        if register_accounts:
+            with session_scope() as session:
+                register_sandbox_accounts(session, world.sandbox.accounts_json())
         yield system
     monkeypatch.undo()
     reset_settings_cache()
+
+
+@pytest.fixture
+def sandbox_system(
+    clean_db: None, redis_client: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SandboxSystem]:
+    with running_sandbox(monkeypatch) as system:
+        yield system

@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.core.money import BidUnit
 from app.models.marketing import RecommendationType
+from app.services.marketing.adapters.rules import rules_for
 from app.services.marketing.analytics import Anomaly, Trend
 from app.services.marketing.analytics_model import CampaignHistory, KeywordTotals, rub
 from app.services.marketing.guards import MarketplaceLimits, guard_bid
@@ -31,11 +33,22 @@ from app.services.marketing.recommendation_rules import (
 )
 
 MAX_ADVICE = 10
-BID_UNITS = {
-    "wb": "kopecks per 1000 views (CPM) or per click (CPC)",
-    "ozon": "kopecks per click (CPC) or per 1000 views (CPM)",
-    "ym": "hundredths of a percent of the item's price (50..9999)",
+UNIT_WORDS = {
+    BidUnit.PER_MILLE: "kopecks per 1000 views",
+    BidUnit.PER_CLICK: "kopecks per click",
+    BidUnit.PRICE_SHARE: "hundredths of a percent of the item's price",
 }
+
+
+def bid_unit_text(campaign: CampaignHistory) -> str:
+    """The campaign's bid unit and limits for the prompt, from the marketplace's rules."""
+    rules = rules_for(campaign.marketplace)
+    unit = rules.campaign_unit(campaign.campaign_type, campaign.payment_type)
+    if unit is None:
+        return "none: " + rules.campaign_not_biddable(campaign.campaign_type, campaign.payment_type)
+    low, high = rules.min_bid(unit).amount, rules.max_bid(unit).amount
+    return f"{UNIT_WORDS[unit]} ({unit.label}); integers {low}..{high} (the minimum may be per item)"
+
 
 SYSTEM_RULES = f"""You are the analyst of ADOLF Marketing, a system that manages a seller's ad campaigns on
 Wildberries, Ozon and Yandex Market. Each message describes ONE campaign: its totals over the last
@@ -126,7 +139,7 @@ def campaign_prompt(
     document = {
         "campaign": {
             **campaign.to_dict(),
-            "bid_unit": BID_UNITS.get(campaign.marketplace, "the marketplace's bid unit"),
+            "bid_unit": bid_unit_text(campaign),
         },
         "period_days": period_days,
         "totals": {

@@ -11,11 +11,17 @@ as a system alert with the missing id in its details, rather than dropped.
 (`repeats`) unless the situation changed (`situation` differs), it got worse (`level` up by more
 than a tenth) or more severe — then a new alert goes out. System alerts are not de-duplicated
 unless they ask for it (`dedup=True`; a dead letter is always news).
+
+**Channels** (issue 12 item 5): each notification is also queued for the recipient's Telegram and
+email by their severity, in the same transaction (app/services/notify/delivery.py). An alert about
+a keyword whose bid changed in the last day names that change, and its Telegram message offers to
+roll it back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,8 +30,10 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import moscow_today, now_utc
 from app.models.core import User
-from app.models.marketing import MarketingAlert, MarketingCampaign
+from app.models.marketing import BidSource, MarketingAlert, MarketingCampaign
+from app.services.marketing.bid_history import format_bid, latest_change, made_by
 from app.services.notification import NotificationService
+from app.services.notify.delivery import BID_CHANGE_WINDOW, queue_deliveries
 
 SEVERITIES = ("info", "warning", "critical")
 ESCALATED_ROLES = ("senior", "director", "administrator")
@@ -152,6 +160,7 @@ def create_alert(session: Session, request: AlertRequest) -> AlertResult:
         session, campaign.brand_id if campaign else None, request.severity, system=campaign is None
     )
     notifications = NotificationService(session)
+    bid_change = _bid_change(session, alert, now)
     for user_id in recipients:
         notification = notifications.create(
             user_id=user_id,
@@ -164,9 +173,27 @@ def create_alert(session: Session, request: AlertRequest) -> AlertResult:
                 "campaign_name": campaign.name if campaign else None,
                 "marketplace": campaign.marketplace if campaign else None,
                 "alert_id": alert.id,
+                **({"bid_change": bid_change} if bid_change else {}),
             },
             source_module="marketing",
             source_id=str(alert.id),
         )
         alert.notification_id = notification.id
+        queue_deliveries(session, notification)
     return AlertResult(alert_id=alert.id, recipients=len(recipients))
+
+
+def _bid_change(session: Session, alert: MarketingAlert, now: datetime) -> dict[str, Any] | None:
+    """The keyword's latest bid change of the last day, if the alert names a keyword (not a
+    rollback: undoing an undo is a manual change)."""
+    if alert.keyword_id is None:
+        return None
+    change = latest_change(session, alert.keyword_id, now - BID_CHANGE_WINDOW)
+    if change is None or change.source == BidSource.ROLLBACK or change.old_bid is None:
+        return None
+    return {
+        "history_id": change.id,
+        "old": format_bid(change.old_bid, change.bid_unit),
+        "new": format_bid(change.new_bid, change.bid_unit),
+        "by": made_by(change),
+    }

@@ -42,6 +42,7 @@ from app.services.marketing.budget_rules import (
     decide_budget,
     spend_rate,
 )
+from app.services.marketing.freeze import frozen_account_ids
 from app.services.marketing.pauses import pause_campaign, record_campaign_pause, resume_campaign
 from app.services.marketing.runtime import AdapterPool
 from app.services.marketing.safety_logic import SafetyParamsError, parse_safety_params
@@ -85,7 +86,10 @@ def plan_budget_checks(
             MarketingCampaign.is_removed.is_(False),
         )
     ).all()
+    frozen = frozen_account_ids(session)
     for campaign in resumable:
+        if campaign.account_id in frozen:
+            continue  # issue 12 item 4: resuming spends; a frozen account stays paused
         reason = f"a new Moscow day ({today}) started: the daily limit is available again"
         plan.append(_action(campaign, "resume", reason, 0))
     active = session.scalars(

@@ -11,7 +11,10 @@
 3. **Wait for or supersede** an open intent: one younger than the marketplace's apply delay may
    still be on its way, so the change waits (`BidChangeBusy`, retried by the task after the
    delay); an older one is settled against the marketplace's current bid first. Two writers that
-   still meet at the unique open-intent index make the later one wait, never a dead letter.
+   still meet at the unique open-intent index make the later one wait, never a dead letter. When
+   the marketplace already shows the asked bid but a change applied within the apply delay is
+   not shown yet, it waits too (issue 12): WB shows a bid only at its next 30-second tick, so an
+   undo pressed at once would read the old bid, send nothing, and see the change land after it.
 4. **Send**: intent, set_bids, mark — applied (history, source `manual`/`rollback`), refused by
    the marketplace (its message), or unknown.
 """
@@ -23,13 +26,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.clock import moscow_day_start, moscow_today, now_utc
 from app.core.database import session_scope
 from app.core.money import Bid
-from app.models.marketing import MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import (
+    BidIntentStatus,
+    MarketingBidIntent,
+    MarketingCampaign,
+    MarketingKeyword,
+    MarketplaceAccount,
+)
 from app.services.marketing.adapters.base import AdapterError, Keyword
 from app.services.marketing.adapters.rules import rules_for
 from app.services.marketing.bid_apply import (
@@ -100,12 +110,7 @@ def validate_manual_change(
     if unit is None:
         why = rules.campaign_not_biddable(campaign.campaign_type, campaign.payment_type)
         raise BidChangeError(f"keyword {keyword.id}: {why}")
-    siblings = sum(
-        1 for k in campaign.keywords if k.kind == keyword.kind == "nm" and k.product_id == keyword.product_id
-    )
-    why_not = rules.not_biddable(
-        campaign.campaign_type, campaign.payment_type, keyword.kind, max(siblings, 1)
-    )
+    why_not = rules.not_biddable(campaign.campaign_type, campaign.payment_type, keyword.kind)
     if why_not is not None:
         raise BidChangeError(f"keyword {keyword.id} takes no bid: {why_not}")
     if isinstance(new_bid, bool) or not isinstance(new_bid, int) or new_bid <= 0:
@@ -190,13 +195,15 @@ def apply_manual_change(
                     outcome,
                     rules.apply_delay,
                 )
-            if busy:
+            shown = current.get(planned.key)
+            already = shown == planned.new_bid.amount
+            if busy or (already and _not_shown_yet(planned.keyword_id, shown, rules.apply_delay)):
                 raise BidChangeBusy(
                     f"keyword {planned.keyword_id} has a change on its way; retrying after the "
                     f"marketplace's apply delay",
                     rules.apply_delay.total_seconds(),
                 )
-            if current.get(planned.key) == planned.new_bid.amount:
+            if already:
                 status = "applied" if outcome.reconciled_applied else "unchanged"
                 return {"status": status, "new_bid": planned.new_bid.amount, "unit": unit.value, "hold": held}
             try:
@@ -228,6 +235,23 @@ def apply_manual_change(
             }
 
     return asyncio.run(send())
+
+
+def _not_shown_yet(keyword_id: int, shown: int | None, apply_delay: timedelta) -> bool:
+    """A change of this keyword applied within the apply delay whose bid the marketplace does not
+    show yet (it may still land after ours)."""
+    with session_scope() as session:
+        recent = session.scalars(
+            select(MarketingBidIntent.new_bid)
+            .where(
+                MarketingBidIntent.keyword_id == keyword_id,
+                MarketingBidIntent.status == BidIntentStatus.APPLIED,
+                MarketingBidIntent.applied_at > now_utc() - apply_delay,
+            )
+            .order_by(MarketingBidIntent.id.desc())
+            .limit(1)
+        ).first()
+    return recent is not None and recent != shown
 
 
 def keyword_domain(keyword: MarketingKeyword, campaign: MarketingCampaign) -> Keyword:

@@ -23,7 +23,16 @@ KEYWORDS = (
 def campaign(strategy: str = "fixed", max_bid: int | None = 24_000) -> CampaignHistory:
     days = tuple(DayTotals(date(2026, 11, d), 100, 10, 1, 1000, 5000) for d in range(1, 31))
     return CampaignHistory(
-        1, "C", "wb", 1, strategy_type=strategy, max_bid=max_bid, days=days, keywords=KEYWORDS
+        1,
+        "C",
+        "wb",
+        1,
+        strategy_type=strategy,
+        max_bid=max_bid,
+        days=days,
+        keywords=KEYWORDS,
+        campaign_type="manual",
+        payment_type="cpm",
     )
 
 
@@ -92,5 +101,8 @@ def test_the_prompt_is_json_with_the_bid_unit_and_the_keywords_by_spend() -> Non
         campaign(), today=date(2026, 12, 1), period_days=14, trends=(), anomalies=(), rules=(), max_keywords=1
     )
     document = json.loads(text)
-    assert "kopecks" in document["campaign"]["bid_unit"] and len(document["keywords"]) == 1
+    assert document["campaign"]["bid_unit"] == (
+        "kopecks per 1000 views (₽/1000 показов); integers 15000..10000000 (the minimum may be per item)"
+    )
+    assert len(document["keywords"]) == 1
     assert document["keywords"][0]["bid_by_hand"] is True and document["totals"]["orders"] == 14

@@ -166,7 +166,8 @@ class TestFinding4WbClickBidsKeepTheirOwnMinimum:
         assert wb.not_biddable("unified", "cpc", "nm") is None
         assert wb.not_biddable("manual", "cpc", "nm") is None
         assert wb.not_biddable("unified", "cpm", "cluster") is not None  # clusters: manual cpm only
-        assert wb.not_biddable("manual", "cpm", "nm", item_bids=2) is not None  # no per-placement stats
+        assert wb.not_steered("manual", "cpm", "nm", item_bids=2) is not None  # no per-placement stats
+        assert wb.not_biddable("manual", "cpm", "nm") is None  # a manual change still sets it
 
 
 class TestFinding5WbRecommendationRangesArePositions:

@@ -42,16 +42,19 @@ def test_ym_spend_counts_in_spend_but_not_in_drr() -> None:
 
 
 @pytest.mark.parametrize(
-    ("marketplace", "payment", "unit"),
+    ("stored", "marketplace", "campaign_type", "payment", "unit"),
     [
-        ("wb", "cpm", "₽ за 1000 показов"),
-        ("ozon", "cpc", "₽ за клик"),
-        ("ym", "cpo", "% цены"),
-        ("wb", None, "₽"),
+        ("kopecks_per_click", "wb", "manual", "cpm", "₽/клик"),  # the unit recorded with the bid wins
+        (None, "wb", "manual", "cpm", "₽/1000 показов"),
+        (None, "ozon", "sku", "cpc", "₽/клик"),
+        (None, "ym", "boost", "cpo", "% от цены"),
+        (None, "wb", "auction", None, "—"),
     ],
 )
-def test_bids_are_shown_in_their_marketplace_unit(marketplace: str, payment: str | None, unit: str) -> None:
-    assert bid_unit(marketplace, payment) == unit
+def test_bids_are_shown_in_their_marketplace_unit(
+    stored: str | None, marketplace: str, campaign_type: str, payment: str | None, unit: str
+) -> None:
+    assert bid_unit(stored, marketplace, campaign_type, payment) == unit
 
 
 def test_bid_values_and_changes() -> None:

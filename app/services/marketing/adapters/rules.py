@@ -6,7 +6,8 @@ a per-marketplace constant. Each marketplace's rules live beside its adapter
 
 - the **bid unit** of a campaign (`campaign_unit`), from its type and payment type — `None` when the
   cycle does not bid on such campaigns at all, with the reason from `not_biddable`;
-- which **keywords** of a biddable campaign take a bid (`not_biddable(campaign, kind)`);
+- which **keywords** of a biddable campaign take a bid at all (`not_biddable`: a manual change may
+  set it) and which the cycle's strategies steer (`not_steered`: also needs data to steer by);
 - per unit: the **minimum** when the marketplace gave no per-item one, the **maximum**, the bid's
   **step** (granularity) and the **smallest change** worth sending;
 - the **apply delay** after which a sent bid shows when read back;
@@ -67,15 +68,20 @@ class BiddingRules:
     def campaign_unit(self, campaign_type: str, payment_type: str | None) -> BidUnit | None:
         raise NotImplementedError
 
-    def not_biddable(
-        self, campaign_type: str, payment_type: str | None, kind: str, item_bids: int = 1
-    ) -> str | None:
-        """Why a keyword of this kind in such a campaign takes no bid; None = it does.
-        `item_bids` is how many item-level bids its product has in the campaign (WB bids an nm
-        once per placement)."""
+    def not_biddable(self, campaign_type: str, payment_type: str | None, kind: str) -> str | None:
+        """Why the marketplace takes no bid for a keyword of this kind in such a campaign; None = it
+        does (a manual change may set it)."""
         if self.campaign_unit(campaign_type, payment_type) is None:
             return self.campaign_not_biddable(campaign_type, payment_type)
         return None
+
+    def not_steered(
+        self, campaign_type: str, payment_type: str | None, kind: str, item_bids: int = 1
+    ) -> str | None:
+        """Why the cycle's strategies do not bid on such a keyword — it takes no bid, or the
+        marketplace gives nothing to steer it by; None = the cycle bids on it. `item_bids` is how
+        many item-level bids its product has in the campaign (WB bids an nm once per placement)."""
+        return self.not_biddable(campaign_type, payment_type, kind)
 
     def campaign_not_biddable(self, campaign_type: str, payment_type: str | None) -> str:
         return f"{self.marketplace.display_name} {campaign_type}/{payment_type} campaigns are not bid on"

@@ -8,7 +8,8 @@
 - Search-cluster bids exist only in manual cpm campaigns ("Set cluster bids: manual + cpm only");
   the clusters of other campaigns are read for stats, never bid on. Item (nm) bids exist in both;
   their stats are the nm's counters of the full stats, which WB does not split by placement — so
-  an nm bid in both placements of a manual campaign is not bid on (its clusters are).
+  the cycle does not steer an nm bid in both placements of a manual campaign (its clusters it
+  does; a manual change still sets it).
 - Minimums are per nm and placement (POST /api/advert/v1/bids/min, kopecks); the defaults below
   are used only until that answer is known. Maximum 100 000 ₽ (reference §1.7).
 - Step: `cpmStep` / `cpcStep` of GET /api/advert/v1/config — whole rubles for cpm.
@@ -45,16 +46,21 @@ class WildberriesRules(BiddingRules):
             return f"WB {campaign_type} campaigns (legacy types 4–7) have no bid method in the current API"
         return f"WB campaigns paying {payment_type!r} have no bid unit we know"
 
-    def not_biddable(
-        self, campaign_type: str, payment_type: str | None, kind: str, item_bids: int = 1
-    ) -> str | None:
-        why = super().not_biddable(campaign_type, payment_type, kind, item_bids)
+    def not_biddable(self, campaign_type: str, payment_type: str | None, kind: str) -> str | None:
+        why = super().not_biddable(campaign_type, payment_type, kind)
         manual_cpm = campaign_type == CampaignType.MANUAL and payment_type == PaymentType.CPM
         if why is None and kind == KeywordKind.CLUSTER and not manual_cpm:
             return "WB sets search-cluster bids only in manual cpm campaigns"
+        return why
+
+    def not_steered(
+        self, campaign_type: str, payment_type: str | None, kind: str, item_bids: int = 1
+    ) -> str | None:
+        why = self.not_biddable(campaign_type, payment_type, kind)
         if why is None and kind == KeywordKind.NM and item_bids > 1:
             # The full stats give one set of counters per nm, not per placement: with a bid in
-            # each placement, neither bid has stats of its own to be steered by.
+            # each placement, neither bid has stats of its own to be steered by (a manual change
+            # still sets it).
             return "WB reports no per-placement stats for an nm bid in both placements: not bid on"
         return why
 

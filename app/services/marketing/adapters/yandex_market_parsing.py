@@ -28,11 +28,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from app.services.marketing.adapters.yandex_market_rules import MAX_BID, MIN_BID
+
 logger = logging.getLogger(__name__)
 
-# Reference: components/schemas/Bid.yaml (0..9999) and SkuBidItemDTO.yaml ("от 50 до 9999").
-MIN_BID = 50
-MAX_BID = 9999
+# Reference: components/schemas/Bid.yaml (0..9999) and SkuBidItemDTO.yaml ("от 50 до 9999"); the
+# limits live with YM's other bid rules.
 REMOVE_BID = 0
 
 # One internal set of statuses and types (issue 5 item 4; app/models/marketing.py). YM's API

@@ -23,6 +23,7 @@ from app.core.money import BidUnit
 from app.models.marketing import CampaignType
 from app.services.marketing.adapters.rules import BiddingRules, CampaignPause, PauseMode, UnitRules, register
 
+# components/schemas/Bid.yaml (0..9999) and SkuBidItemDTO.yaml ("от 50 до 9999"); 0 removes the SKU.
 MIN_BID, MAX_BID = 50, 9999
 
 

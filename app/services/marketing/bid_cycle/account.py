@@ -39,6 +39,7 @@ from app.services.marketing.bid_cycle.planning import (
 )
 from app.services.marketing.budget_rules import ProjectionMode
 from app.services.marketing.budgets import recent_spend_rates
+from app.services.marketing.freeze import frozen_reason
 from app.services.marketing.runtime import AdapterPool
 from app.services.watcher.client import CompetitorLookup, WatcherClient
 
@@ -50,7 +51,7 @@ def biddable_keywords(campaigns: list[CampaignRow], rules: BiddingRules) -> list
     for campaign in campaigns:
         placements = item_placements(campaign)
         for keyword in campaign.keywords:
-            why = rules.not_biddable(
+            why = rules.not_steered(
                 campaign.campaign_type, campaign.payment_type, keyword.kind, placements[keyword.product_id]
             )
             if keyword.status == KeywordStatus.ACTIVE and why is None:
@@ -113,6 +114,7 @@ async def _cycle(
             previous={k: c.old_bid for k, c in changes.items()},
             bases=bases_of(changes),
             spend_rates=recent_spend_rates(session, ids, today),
+            frozen=frozen_reason(session, account.marketplace, account.id),
         )
         decided = decided_in_run(session, run_id, keyword_ids)
     biddable = biddable_keywords(campaigns, rules)

@@ -84,6 +84,7 @@ SUMMED = (
     "campaigns_paused",
     "alerts",
     "errors",
+    *("frozen", "frozen_changes"),  # accounts a freeze covered, changes it held back (issue 12)
 )
 
 

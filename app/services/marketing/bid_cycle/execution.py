@@ -9,6 +9,9 @@
 4. **Keyword pauses**, batched, each remembering what to put back on resume.
 5. **Bids**: fenced intents, one batched `set_bids`, each intent marked by the per-item answer.
 6. **Alerts** of the plan, plus one per campaign whose bids the marketplace refused.
+
+A frozen account (issue 12 item 4) skips steps 3–5 except budget pauses, and reports what it did
+not do.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class AccountCycleResult:
     errors: int = 0
     reconciled: int = 0
     in_flight: int = 0
+    frozen: int = 0  # 1 when a freeze covered the account (issue 12 item 4)
+    frozen_changes: int = 0  # bids and pauses a freeze held back
     unreached_campaigns: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
@@ -92,6 +97,8 @@ class PlanExecutor:
                 row = session.get(MarketingKeyword, keyword_id)
                 if row is not None:
                     row.min_bid = low
+        if plan.frozen is not None:
+            self._hold_back_for_freeze(plan)
         for pause in plan.campaign_pauses:
             await self._pause_campaign(pause, plan)
         if plan.keyword_pauses:
@@ -104,6 +111,19 @@ class PlanExecutor:
             for request in plan.alerts:
                 if not create_alert(session, request).repeated:
                     self.result.alerts += 1
+
+    def _hold_back_for_freeze(self, plan: CyclePlan) -> None:
+        """Issue 12 item 4: a frozen account reads and reports but writes nothing — except budget
+        pauses, which only protect money."""
+        budget = [p for p in plan.campaign_pauses if p.for_budget]
+        others = len(plan.campaign_pauses) - len(budget)
+        self.result.frozen = 1
+        self.result.frozen_changes += len(plan.bids) + len(plan.keyword_pauses) + others
+        self.result.messages.append(
+            f"{plan.frozen}; not made: {len(plan.bids)} bid changes, {len(plan.keyword_pauses)} keyword "
+            f"pauses, {others} safety pauses"
+        )
+        plan.bids, plan.keyword_pauses, plan.campaign_pauses = [], [], budget
 
     async def _pause_campaign(self, pause: CampaignPause, plan: CyclePlan) -> None:
         campaign = pause.campaign

@@ -79,6 +79,7 @@ class AccountReadings:
     spend_rates: dict[int, float | None] = field(default_factory=dict)
     not_now: dict[int, str] = field(default_factory=dict)  # keyword id → why it is not decided now
     market: MarketView = field(default_factory=MarketView)
+    frozen: str | None = None  # why the account is frozen (issue 12 item 4: plan, report, do not write)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class CyclePlan:
     keyword_pauses: list[ItemPause] = field(default_factory=list)
     decisions: dict[int, BidDecision] = field(default_factory=dict)  # keyword id → decision
     learned_min_bids: dict[int, int] = field(default_factory=dict)
+    frozen: str | None = None  # the readings' freeze: execution writes only budget pauses
     campaigns: int = 0
     keywords: int = 0
     not_decided: int = 0
@@ -126,7 +128,7 @@ class AccountPlanner:
         self.safety = SafetyLogic()
 
     def plan(self, readings: AccountReadings, should_stop: Callable[[], bool] = lambda: False) -> CyclePlan:
-        plan = CyclePlan()
+        plan = CyclePlan(frozen=readings.frozen)
         for index, campaign in enumerate(readings.campaigns):
             if should_stop():
                 plan.unreached_campaigns = [c.external_id for c in readings.campaigns[index:]]
@@ -218,7 +220,7 @@ class AccountPlanner:
             return
         placements = item_placements(campaign)
         for keyword in campaign.keywords:
-            why_not = self.rules.not_biddable(
+            why_not = self.rules.not_steered(
                 campaign.campaign_type, campaign.payment_type, keyword.kind, placements[keyword.product_id]
             )
             if keyword.status != "active" or why_not is not None:

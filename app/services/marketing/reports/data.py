@@ -51,6 +51,7 @@ class CampaignInfo:
     status: str
     strategy_type: str
     payment_type: str | None
+    campaign_type: str = "other"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class BidChange:
     source: str
     strategy_type: str | None
     reason: str | None
+    bid_unit: str | None = None  # BidUnit value the bids are in (None on rows older than units)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def load_campaigns(session: Session, scope: ReportScope) -> dict[int, CampaignIn
             MarketingCampaign.status,
             MarketingCampaign.strategy_type,
             MarketingCampaign.payment_type,
+            MarketingCampaign.campaign_type,
         )
         .join(MarketplaceAccount, MarketplaceAccount.id == MarketingCampaign.account_id)
         .where(*scope.campaign_filter())
@@ -305,6 +308,7 @@ def load_bid_changes(session: Session, data: ReportData) -> tuple[list[BidChange
             MarketingBidHistory.source,
             MarketingBidHistory.strategy_type,
             MarketingBidHistory.reason,
+            MarketingBidHistory.bid_unit,
         )
         .outerjoin(MarketingKeyword, MarketingKeyword.id == MarketingBidHistory.keyword_id)
         .where(*conditions)

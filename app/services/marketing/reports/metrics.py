@@ -12,7 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Final
 
-from app.core.marketplaces import MARKETPLACES, Marketplace
+from app.core.marketplaces import MARKETPLACES
+from app.core.money import BidUnit
 from app.services.marketing.adapters.rules import rules_for
 
 # Yandex Market's boost report has no order value (adapters/yandex_market.py), so its spend has no
@@ -149,12 +150,12 @@ def metric_index(header_start: str) -> int:
     return next(i for i, c in enumerate(METRIC_COLUMNS) if c.header.startswith(header_start))
 
 
-def bid_unit(marketplace: str, payment_type: str | None) -> str:
-    """What a stored bid means: kopecks per unit, except Yandex Market — percent of the item's price
-    × 100 (DESIGN.md §3 "Money"), which is shown as a percent, never as rubles."""
-    if marketplace == Marketplace.YM:
-        return "% цены"
-    return BID_UNIT_NAMES.get(payment_type or "", "₽")
+def bid_unit(stored: str | None, marketplace: str, campaign_type: str, payment_type: str | None) -> str:
+    """What a stored bid means: the unit it was recorded in, else its campaign's unit by the
+    marketplace's rules — kopecks per click or per 1000 views, or YM's percent of the item's price
+    × 100, shown as a percent, never as rubles (DESIGN.md §3 "Money")."""
+    unit = BidUnit(stored) if stored else rules_for(marketplace).campaign_unit(campaign_type, payment_type)
+    return unit.label if unit is not None else "—"
 
 
 def bid_shown(value: int | None) -> Decimal | None:
@@ -190,7 +191,6 @@ BID_SOURCE_NAMES: Final = {
     "rollback": "откат",
     "recommendation": "рекомендация",
 }
-BID_UNIT_NAMES: Final = {"cpm": "₽ за 1000 показов", "cpc": "₽ за клик", "cpo": "₽ за заказ"}
 KEYWORD_KIND_NAMES: Final = {
     "cluster": "кластер",
     "phrase": "фраза",

@@ -160,7 +160,9 @@ def bid_change_table(data: ReportData) -> Table:
                 change.keyword or "",
                 bid_shown(change.old_bid),
                 bid_shown(change.new_bid),
-                bid_unit(campaign.marketplace, campaign.payment_type),
+                bid_unit(
+                    change.bid_unit, campaign.marketplace, campaign.campaign_type, campaign.payment_type
+                ),
                 change_percent(change.old_bid, change.new_bid),
                 named(BID_SOURCE_NAMES, change.source),
                 named(STRATEGY_NAMES, change.strategy_type),
