@@ -77,12 +77,15 @@ def running_sandbox(
         for key, value in system.env().items():
             monkeypatch.setenv(key, value)
         reset_settings_cache()
-        if register_accounts:
-            with session_scope() as session:
-                register_sandbox_accounts(session, world.sandbox.accounts_json())
-        yield system
-    monkeypatch.undo()
-    reset_settings_cache()
+        try:
+            if register_accounts:
+                with session_scope() as session:
+                    register_sandbox_accounts(session, world.sandbox.accounts_json())
+            yield system
+        finally:
+            # Also when the test fails: cached settings must not keep pointing at a stopped sandbox.
+            monkeypatch.undo()
+            reset_settings_cache()
 
 
 @pytest.fixture

@@ -164,7 +164,12 @@ def test_bid_changes_show_rubles_and_ym_percent_with_their_reasons(
         "period and brand only, newest first"
     )
     ym, wb = rows
-    assert (ym["Было"], ym["Стало"], ym["Единица ставки"], ym["Источник"]) == (5.0, 6.5, "% от цены", "вручную")
+    assert (ym["Было"], ym["Стало"], ym["Единица ставки"], ym["Источник"]) == (
+        5.0,
+        6.5,
+        "% от цены",
+        "вручную",
+    )
     assert (wb["Было"], wb["Стало"], wb["Единица ставки"]) == (200.0, 220.0, "₽/1000 показов")
     assert wb["Изменение, %"] == pytest.approx(10.0)
     assert wb["Стратегия"] == "целевая позиция"
