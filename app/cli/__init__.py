@@ -20,11 +20,12 @@ def build_cli() -> typer.Typer:
     from app.cli.history import history_command, rollback_command
     from app.cli.recommendations import recommendations_app
     from app.cli.report import report_command
+    from app.cli.secret_key import secret_key_command
     from app.cli.services import db_app
     from app.cli.stats import aggregate_command, retention_command
     from app.cli.status import status_command
     from app.cli.tasks import run_command
-    from app.cli.up import secret_key_command, up_command
+    from app.cli.up import up_command
     from app.cli.users import users_app
     from app.sandbox.cli import sandbox_command
 
@@ -58,9 +59,9 @@ def build_cli() -> typer.Typer:
     cli.command(
         "backtest", help="Replay simulated days of a campaign with two or more strategies side by side."
     )(backtest_command)
-    cli.command("secret-key", help="Print a new SECRET_KEY for encrypting marketplace credentials.")(
-        secret_key_command
-    )
+    cli.command(
+        "secret-key", help="Print a new SECRET_KEY, or --rotate: re-encrypt credentials with the current key."
+    )(secret_key_command)
     cli.command("sandbox", help="Serve the marketplace sandbox (WB, Ozon, YM, Watcher) on loopback.")(
         sandbox_command
     )

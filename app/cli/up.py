@@ -29,7 +29,6 @@ from app.cli.services import migrate_to_head, start_redis_if_embedded
 from app.core.celery_config import celery_app, check_config
 from app.core.config import get_settings, reset_settings_cache
 from app.core.redis import get_redis
-from app.core.secrets import generate_key
 
 STOP_GRACE_SECONDS = 20.0
 COLOURS = ("\033[36m", "\033[32m", "\033[33m", "\033[35m", "\033[34m", "\033[31m")
@@ -282,7 +281,3 @@ def _announce_kick_off() -> None:
         )
     else:
         print("adolf-marketing: workers did not answer in time; the schedule will run the job", flush=True)
-
-
-def secret_key_command() -> None:
-    typer.echo(generate_key())

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
             "unset with the embedded database = a key generated once in DATA_DIR"
         ),
     )
+    SECRET_KEY_PREVIOUS: str | None = Field(
+        default=None,
+        description=(
+            "Earlier Fernet keys, comma-separated, still accepted for reading credentials while "
+            "`adolf-marketing secret-key --rotate` re-encrypts them with SECRET_KEY; remove when it is done"
+        ),
+    )
 
     # --- Celery time limits, seconds (spec 7.2.1, 7.3.1; celery-reliability.md §1.5) ---------------
     TASK_SOFT_TIME_LIMIT: int = Field(default=300, gt=0, description="seconds; default soft limit")
