@@ -97,6 +97,11 @@ NOT_SERVING_STATES = frozenset(
 _BAD_BID_INDEX = re.compile(r"bids\[(\d+)\]")
 
 
+def _body(reply: httpx.Response) -> Any:
+    """The reply's JSON; an empty 2xx body (the transport lets it through) is None, not a crash."""
+    return reply.json() if reply.content else None
+
+
 class OzonClient:
     """One method per Ozon Performance endpoint the system uses; no business logic."""
 
@@ -111,14 +116,14 @@ class OzonClient:
             operation="list campaigns",
             params={"page": page, "pageSize": page_size},
         )
-        return reply.json()
+        return _body(reply)
 
     async def campaigns_by_id(self, campaign_ids: list[str]) -> Any:
         # Reference: GET /api/client/campaign?campaignIds=…&campaignIds=… (explode: true)
         reply = await self.t.request(
             "GET", "/api/client/campaign", operation="get campaigns", params={"campaignIds": campaign_ids}
         )
-        return reply.json()
+        return _body(reply)
 
     async def activate(self, campaign_id: str) -> None:
         # Reference: POST /api/client/campaign/{campaignId}/activate (body: Empty)
@@ -140,7 +145,7 @@ class OzonClient:
             operation="list products",
             params={"page": page, "pageSize": page_size},
         )
-        return reply.json()
+        return _body(reply)
 
     async def update_bids(self, campaign_id: str, bids: list[dict[str, str]]) -> None:
         # Reference: PUT /api/client/campaign/{campaignId}/products (extcampaignUpdateProductsRequest)
@@ -178,7 +183,7 @@ class OzonClient:
             operation="competitive bids",
             params={"skus": skus},
         )
-        return reply.json()
+        return _body(reply)
 
     async def min_bids(self, skus: list[str]) -> Any:
         # Reference: POST /api/client/min/sku (extcampaignBidBySKURequest); CPC = search and
@@ -189,7 +194,7 @@ class OzonClient:
             operation="min bids",
             json_body={"sku": skus, "paymentType": "CPC", "marketplaceId": "MARKETPLACE_ID_RU"},
         )
-        return reply.json()
+        return _body(reply)
 
     async def daily_stats(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: GET /api/client/statistics/daily (+ "/json", as its description says)
@@ -199,7 +204,7 @@ class OzonClient:
             operation="daily statistics",
             params={"campaignIds": campaign_ids, "dateFrom": str(day_from), "dateTo": str(day_to)},
         )
-        return reply.json()
+        return _body(reply)
 
     async def sku_stats(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: POST /api/client/statistics/products/sku (does not consume the limits)
@@ -209,7 +214,7 @@ class OzonClient:
             operation="product statistics",
             json_body={"campaignIds": campaign_ids, "dateFrom": str(day_from), "dateTo": str(day_to)},
         )
-        return reply.json()
+        return _body(reply)
 
     async def create_report(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: POST /api/client/statistics (+ "/json", as its description says); ≤ 10 campaigns
@@ -224,12 +229,12 @@ class OzonClient:
                 "groupBy": "NO_GROUP_BY",
             },
         )
-        return reply.json()
+        return _body(reply)
 
     async def report_state(self, report_id: str) -> Any:
         # Reference: GET /api/client/statistics/{UUID}
         reply = await self.t.request("GET", f"/api/client/statistics/{report_id}", operation="report state")
-        return reply.json()
+        return _body(reply)
 
     async def download_report(self, report_id: str) -> httpx.Response:
         # Reference: GET /api/client/statistics/report?UUID= (CSV, ZIP of CSVs, or JSON)
@@ -308,10 +313,13 @@ class OzonAdapter:
                 "grant_type": "client_credentials",
             },
         )
-        body = reply.json()
+        body = _body(reply)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise TransientError(MARKETPLACE, "get token", "the token reply has no access_token")
+        if not (token.isascii() and token.isprintable()) or " " in token:
+            # It goes into an HTTP header: anything else is a broken reply, not a token.
+            raise TransientError(MARKETPLACE, "get token", "the token reply's access_token is not a token")
         try:
             lifetime = float(parse_count(body.get("expires_in", OZON_QUOTAS.token_lifetime_s), "expires_in"))
         except BadValue:

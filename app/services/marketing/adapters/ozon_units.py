@@ -46,7 +46,10 @@ def kopecks_to_micro(kopecks: int) -> str:
 def rubles_to_kopecks(value: Any, field: str = "value") -> int:
     """Ruble amounts of the statistics: "1 110,72" / "1110.72" / 1110.72 → 111072 kopecks."""
     amount = _decimal(value, field)
-    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    try:
+        return _stored(int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)), field, value)
+    except InvalidOperation:  # beyond the decimal context's precision: no real amount is that big
+        raise BadValue(f"{field}: {value!r:.40} is too large to be an amount in rubles") from None
 
 
 def parse_count(value: Any, field: str = "value") -> int:
@@ -67,6 +70,16 @@ def _non_negative_int(value: Any, field: str) -> int:
         raise BadValue(f"{field}: expected an unsigned integer, got {value!r}")
     if number < 0:
         raise BadValue(f"{field}: negative value {number}")
+    return _stored(number, field, value)
+
+
+# The largest value a database column of ours holds (bigint): a reply value above it is not data.
+MAX_STORED = 2**63 - 1
+
+
+def _stored(number: int, field: str, value: Any) -> int:
+    if number > MAX_STORED:
+        raise BadValue(f"{field}: {value!r:.40} is too large to be real")
     return number
 
 

@@ -114,11 +114,14 @@ def parse_advert(item: Any) -> Advert:
     placements = tuple(
         p for p in wp.MANUAL_PLACEMENTS if isinstance(placements_json, Mapping) and placements_json.get(p)
     )
+    payment_type = settings.get("payment_type")
+    if payment_type is not None and not isinstance(payment_type, str):
+        raise wp.BadItem(f"settings.payment_type is not a string: {payment_type!r:.60}")
     advert = Advert(
         id=advert_id,
         status=status,
         bid_type=str(item.get("bid_type") or ""),
-        payment_type=settings.get("payment_type"),
+        payment_type=payment_type,
         name=name if isinstance(name, str) else str(advert_id),
         placements=placements,
         raw=dict(item),
@@ -157,7 +160,7 @@ def stats_counters(node: Any, what: str) -> dict[str, int]:
 def campaign_day_stats(item: Any, day: date) -> StatsSnapshot:
     """One campaign of GET /adv/v3/fullstats → its counters for `day` (zeros if it had no day row)."""
     advert_id = wp.identifier(wp.field(item, "advertId"), "advertId")
-    days = wp.field(item, "days") or []
+    days = wp.items(wp.field(item, "days"), "days")
     if not isinstance(days, list):
         raise wp.BadItem(f"days is not a list: {days!r}")
     matches = [d for d in days if wp.wb_day(wp.field(d, "date")) == day]
@@ -183,11 +186,11 @@ def nm_day_stats(item: Any, day: date, placement: str) -> list[StatsSnapshot]:
     its own, or the cycle can never raise it)."""
     advert_id = wp.identifier(wp.field(item, "advertId"), "advertId")
     totals: dict[int, dict[str, int]] = {}
-    for node in wp.field(item, "days") or []:
+    for node in wp.items(wp.field(item, "days"), "days"):
         if wp.wb_day(wp.field(node, "date")) != day:
             continue
-        for app in wp.field(node, "apps") or []:
-            for nm in wp.field(app, "nms") or []:
+        for app in wp.items(wp.field(node, "apps"), "apps"):
+            for nm in wp.items(wp.field(app, "nms"), "nms"):
                 nm_id = wp.identifier(wp.field(nm, "nmId"), "nmId")
                 counters = stats_counters(nm, f"nm {nm_id}")
                 acc = totals.setdefault(nm_id, dict.fromkeys(counters, 0))
@@ -388,13 +391,12 @@ class WildberriesAdapter:
     async def _campaign_index(self) -> dict[int, tuple[int, int]]:
         """advert id → (type, status) from GET /adv/v1/promotion/count."""
         body = await self._promotion_count()
-        groups = body.get("adverts") if isinstance(body, Mapping) else None
         index: dict[int, tuple[int, int]] = {}
-        for group in groups or []:
+        for group in wp.reply_items(body, "promotion count", "adverts"):
             try:
                 kind = wp.counter(wp.field(group, "type"), "type")
                 status = wp.field(group, "status")
-                for entry in wp.field(group, "advert_list") or []:
+                for entry in wp.items(wp.field(group, "advert_list"), "advert_list"):
                     advert_id = wp.identifier(wp.field(entry, "advertId"), "advertId")
                     if advert_id in index:
                         raise wp.BadItem(f"advertId {advert_id} is listed twice")
@@ -409,8 +411,7 @@ class WildberriesAdapter:
         out: dict[int, Advert] = {}
         for part in chunks(unique, MAX_ADVERT_IDS):
             body = await self._adverts(part)
-            items = body.get("adverts") if isinstance(body, Mapping) else None
-            for item in items or []:
+            for item in wp.reply_items(body, "campaign details", "adverts"):
                 try:
                     advert = parse_advert(item)
                     if advert.id in out:
@@ -483,7 +484,7 @@ class WildberriesAdapter:
         asked = set(pairs)
         for part in chunks(pairs, MAX_NORMQUERY_ITEMS):
             body = await self._normquery_list(part)
-            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
+            for item in wp.reply_items(body, "cluster list", "items"):
                 try:
                     key = (
                         wp.identifier(wp.field(item, "advertId"), "advertId"),
@@ -504,7 +505,7 @@ class WildberriesAdapter:
         out: dict[tuple[int, int, str], int] = {}
         for part in chunks(pairs, MAX_NORMQUERY_ITEMS):
             body = await self._normquery_get_bids(part)
-            for item in (body.get("bids") if isinstance(body, Mapping) else None) or []:
+            for item in wp.reply_items(body, "cluster bids", "bids"):
                 try:
                     key = (
                         wp.identifier(wp.field(item, "advert_id"), "advert_id"),
@@ -558,7 +559,7 @@ class WildberriesAdapter:
         seen: set[tuple[str, str | None]] = set()
         for part in chunks(pairs, MAX_NORMQUERY_ITEMS):
             body = await self._normquery_stats(part, day)
-            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
+            for item in wp.reply_items(body, "cluster stats", "items"):
                 for snapshot in _cluster_item_stats(item, day):
                     key = (snapshot.campaign_external_id, snapshot.keyword_external_id)
                     if key in seen:
@@ -830,7 +831,7 @@ class WildberriesAdapter:
         current: dict[tuple[int, int], list[str]] = {}
         for start in range(0, len(pairs), MAX_NORMQUERY_ITEMS):
             body = await self._get_minus_many(pairs[start : start + MAX_NORMQUERY_ITEMS])
-            for item in (body.get("items") if isinstance(body, Mapping) else None) or []:
+            for item in wp.reply_items(body, "minus phrases", "items"):
                 if isinstance(item, Mapping):
                     current[(item.get("advert_id"), item.get("nm_id"))] = _query_list(  # type: ignore[index]
                         item.get("norm_queries") or [], "norm_queries"
@@ -938,10 +939,10 @@ class WildberriesAdapter:
                 except AdapterError as error:
                     logger.warning("wb min bids for campaign %s: %s", advert_id, error)
                     continue
-                for item in (body.get("bids") if isinstance(body, Mapping) else None) or []:
+                for item in wp.reply_items(body, "min bids", "bids"):
                     try:
                         nm_id = wp.identifier(wp.field(item, "nm_id"), "nm_id")
-                        for bid in wp.field(item, "bids") or []:
+                        for bid in wp.items(wp.field(item, "bids"), "bids"):
                             placement = names.get(str(wp.field(bid, "type")))
                             if placement is not None:
                                 out[(advert_id, nm_id, placement)] = wp.kopecks(
@@ -1064,7 +1065,7 @@ def _cluster_item_stats(item: Any, day: date) -> list[StatsSnapshot]:
     try:
         advert_id = wp.identifier(wp.field(item, "advertId"), "advertId")
         nm_id = wp.identifier(wp.field(item, "nmId"), "nmId")
-        daily = wp.field(item, "dailyStats") or []
+        daily = wp.items(wp.field(item, "dailyStats"), "dailyStats")
         if not isinstance(daily, list):
             raise wp.BadItem(f"dailyStats is not a list: {daily!r}")
     except wp.BadItem as error:
@@ -1137,7 +1138,7 @@ def _split_cluster_outcome(body: Any) -> tuple[set[tuple[int, int, str]], dict[t
     succeeded: set[tuple[int, int, str]] = set()
     failed: dict[tuple[int, int, str], str] = {}
     for name in ("success", "failed"):
-        for item in (body.get(name) if isinstance(body, Mapping) else None) or []:
+        for item in wp.reply_items(body, "set cluster bids", name):
             try:
                 key = (
                     wp.identifier(wp.field(item, "advertId"), "advertId"),

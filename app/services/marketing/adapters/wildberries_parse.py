@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from app.models.marketing import CampaignStatus, CampaignType, PaymentType
+from app.services.marketing.adapters.base import TransientError
 from app.services.marketing.adapters.limits import WbTokenType
 
 
@@ -30,6 +31,16 @@ class BadItem(ValueError):
 
 
 # --- numbers and money -------------------------------------------------------------------------
+
+
+# The largest value a database column of ours holds (bigint): a reply value above it is not data.
+MAX_STORED = 2**63 - 1
+
+
+def _stored(amount: int, what: str, value: Any) -> int:
+    if amount > MAX_STORED:
+        raise BadItem(f"{what} is too large to be real: {value!r:.40}")
+    return amount
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -51,9 +62,10 @@ def rubles_to_kopecks(value: Any, what: str = "amount") -> int:
     if amount < 0:
         raise BadItem(f"{what} is negative: {value!r}")
     try:
-        return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        kopecks = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except InvalidOperation:
         raise BadItem(f"{what} is out of range: {value!r}") from None
+    return _stored(kopecks, what, value)
 
 
 def kopecks_to_whole_rubles(kopecks: int) -> int:
@@ -79,7 +91,7 @@ def kopecks(value: Any, what: str = "bid") -> int:
         raise BadItem(f"{what} is negative: {value!r}")
     if amount != amount.to_integral_value():
         raise BadItem(f"{what} is not a whole number of kopecks: {value!r}")
-    return int(amount)
+    return _stored(int(amount), what, value)
 
 
 def counter(value: Any, what: str) -> int:
@@ -89,7 +101,7 @@ def counter(value: Any, what: str) -> int:
         raise BadItem(f"{what} is negative: {value!r}")
     if amount != amount.to_integral_value():
         raise BadItem(f"{what} is not a whole number: {value!r}")
-    return int(amount)
+    return _stored(int(amount), what, value)
 
 
 def optional_counter(value: Any, what: str) -> int:
@@ -111,7 +123,7 @@ def identifier(value: Any, what: str) -> int:
     """A positive integer id (advert id, nm id)."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise BadItem(f"{what} is not a positive integer id: {value!r}")
-    return value
+    return _stored(value, what, value)
 
 
 def text(value: Any, what: str) -> str:
@@ -126,6 +138,30 @@ def field(item: Any, name: str) -> Any:
     if name not in item:
         raise BadItem(f"missing field {name!r}")
     return item[name]
+
+
+def items(value: Any, what: str) -> list[Any]:
+    """A JSON array of an item; absent (null) is empty, anything else is not an array."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadItem(f"{what} is not a list: {value!r:.60}")
+    return value
+
+
+def reply_items(body: Any, operation: str, name: str) -> list[Any]:
+    """The array `name` of a reply object. A reply of another shape is unusable as a whole: a
+    TransientError (as for malformed JSON), never an empty list that reads as "nothing there"."""
+    if body is None:
+        return []
+    if not isinstance(body, Mapping):
+        raise TransientError(
+            "wb", operation, f"malformed reply: expected an object, got {type(body).__name__}"
+        )
+    try:
+        return items(body.get(name), name)
+    except BadItem as error:
+        raise TransientError("wb", operation, f"malformed reply: {error}") from None
 
 
 def wb_day(value: Any) -> date:

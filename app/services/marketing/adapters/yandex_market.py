@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -564,11 +565,9 @@ class YandexMarketAdapter:
         (getReportInfo), download the file and parse it."""
         started = await self._generate_boost_report(day, day)
         report_id = started.get("reportId")
-        if not isinstance(report_id, str) or not report_id:
-            raise TransientError(MARKETPLACE, "generate boost report", "malformed reply: no reportId")
-        low, high = REPORT_FIRST_POLL_S
-        estimate = started.get("estimatedGenerationTime")
-        delay = min(high, max(low, estimate / 1000)) if isinstance(estimate, int | float) else low
+        if not isinstance(report_id, str) or not REPORT_ID.fullmatch(report_id):
+            raise TransientError(MARKETPLACE, "generate boost report", "malformed reply: no usable reportId")
+        delay = _first_poll_delay(started.get("estimatedGenerationTime"))
         waited = 0.0
         while True:
             await self.sleep(delay)
@@ -598,7 +597,7 @@ class YandexMarketAdapter:
         link = info.get("file")
         if info.get("subStatus") == "NO_DATA" and not link:
             return []
-        if not isinstance(link, str) or not link.startswith(("https://", "http://")):
+        if not isinstance(link, str) or not link.startswith(("https://", "http://")) or not _printable(link):
             raise TransientError(
                 MARKETPLACE, "read boost report", f"report {report_id} is DONE without a file link"
             )
@@ -609,6 +608,23 @@ class YandexMarketAdapter:
             raise TransientError(
                 MARKETPLACE, "read boost report", f"malformed report file: {error}"
             ) from None
+
+
+# A report id goes into a URL path (getReportInfo): the characters ids are made of, nothing else.
+REPORT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+
+
+def _first_poll_delay(estimate: Any) -> float:
+    """The server's estimate (ms) bounded to REPORT_FIRST_POLL_S; the lower bound without one."""
+    low, high = REPORT_FIRST_POLL_S
+    if isinstance(estimate, bool) or not isinstance(estimate, int | float):
+        return low
+    seconds = estimate / 1000 if abs(estimate) < 1e12 else high
+    return min(high, max(low, seconds)) if math.isfinite(seconds) else low
+
+
+def _printable(link: str) -> bool:
+    return link.isascii() and link.isprintable() and " " not in link
 
 
 def _result_object(result: Any, operation: str) -> Mapping[str, Any]:
