@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import redis
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import ProgrammingError as SAProgrammingError
 
 from app.core.config import ConfigError, get_settings
 from app.core.embedded import EmbeddedServiceError
 from app.core.secrets import CredentialsError
+from app.models.base import MAX_BIGINT
 
 
 class UserError(Exception):
@@ -35,6 +36,11 @@ def explain(error: BaseException) -> str | None:
         return f"cannot reach PostgreSQL ({reason}); {_database_hint()}"
     if isinstance(error, SAProgrammingError) and "does not exist" in str(error.orig):
         return "the database schema is missing or outdated; run `adolf-marketing db upgrade`"
+    if isinstance(error, DataError):
+        # A value the database cannot hold (a number beyond BIGINT, text in a number column):
+        # the transaction is rolled back, so nothing changed.
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else "invalid value"
+        return f"a value given is out of range ({reason}); ids and amounts are at most {MAX_BIGINT}"
     if isinstance(error, KombuOperationalError):
         return f"cannot reach the broker ({str(error).splitlines()[0]}); check BROKER_URL"
     if isinstance(error, redis.ConnectionError | redis.TimeoutError):

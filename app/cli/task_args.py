@@ -111,7 +111,7 @@ def build_call(task: Any, positional: list[str], keywords: dict[str, str]) -> Ta
     order = list(parameters)
     if len(values) > len(order):
         takes = f"{len(order)} argument(s) ({', '.join(order)})" if order else "no arguments"
-        raise UserError(f"{short} takes {takes}, got {len(values)}: {' '.join(values)}")
+        raise UserError(f"{short} takes {takes}, got {len(values)}: {' '.join(map(repr, values))}")
     for name in named:
         if name not in parameters:
             known = ", ".join(order) or "none"

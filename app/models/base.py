@@ -36,6 +36,16 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# Ids and money are BIGINT: a larger number is not an id or an amount of ours, and PostgreSQL would
+# refuse it with a DataError half-way through a transaction. Inputs are checked against it first.
+MAX_BIGINT: Final = 2**63 - 1
+
+
+def is_row_id(value: object) -> bool:
+    """Whether `value` can be the id of a row (a positive BIGINT, not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT
+
+
 def check_in(column: str, values: Iterable[str]) -> str:
     """SQL text of a CHECK that `column` holds one of `values` (NULL passes, as in SQL)."""
     quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in values)

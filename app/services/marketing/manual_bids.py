@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import moscow_day_start, moscow_today, now_utc
 from app.core.database import session_scope
 from app.core.money import Bid
+from app.models.base import is_row_id
 from app.models.marketing import (
     BidIntentStatus,
     MarketingBidIntent,
@@ -87,8 +88,8 @@ class ManualChange:
 def _load(
     session: Session, keyword_id: Any
 ) -> tuple[MarketingKeyword, MarketingCampaign, MarketplaceAccount]:
-    if isinstance(keyword_id, bool) or not isinstance(keyword_id, int):
-        raise BidChangeError(f"keyword_id must be an integer keyword id, got {keyword_id!r}")
+    if not is_row_id(keyword_id):
+        raise BidChangeError(f"keyword_id must be a positive integer keyword id, got {keyword_id!r}")
     keyword = session.get(MarketingKeyword, keyword_id)
     if keyword is None:
         raise BidChangeError(f"no keyword with id {keyword_id}")

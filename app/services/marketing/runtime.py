@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.config import get_settings
+from app.models.base import is_row_id
 from app.models.marketing import MarketplaceAccount
 from app.services.marketing.adapters import get_adapter, shared_redis
 from app.services.marketing.adapters.base import MarketplaceAdapter
@@ -26,6 +27,8 @@ def active_accounts(
     if marketplace is not None:
         query = query.where(MarketplaceAccount.marketplace == marketplace)
     if account_id is not None:
+        if not is_row_id(account_id):
+            raise UnknownAccountError(f"account must be a positive integer account id, got {account_id!r}")
         query = query.where(MarketplaceAccount.id == account_id)
     accounts = list(session.scalars(query.order_by(MarketplaceAccount.id)))
     if account_id is not None and not accounts:
