@@ -74,7 +74,10 @@ def test_bad_arguments_are_one_line_and_nothing_is_enqueued(synced: MarketingKey
             ("apply_bid_change", str(keyword), "20000", f"keyword_id={keyword}"),
             "apply_bid_change: keyword_id is given twice (positionally and by name)",
         ),
-        (("collect_stats", "wb", "ozon"), "collect_stats takes 1 argument(s) (marketplace), got 2: 'wb' 'ozon'"),
+        (
+            ("collect_stats", "wb", "ozon"),
+            "collect_stats takes 1 argument(s) (marketplace), got 2: 'wb' 'ozon'",
+        ),
         (("collect_stats", "amazon"), "collect_stats: unknown marketplace 'amazon'; use one of wb, ozon, ym"),
         (("sync_campaigns", "--account", "424242"), "sync_campaigns: no active account with id 424242"),
         (("check_budgets", "now"), "check_budgets takes no arguments, got 1: 'now'"),
