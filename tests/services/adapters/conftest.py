@@ -76,11 +76,14 @@ def sent_requests() -> list[httpx.Request]:
 
 
 @pytest.fixture
-def make_adapter(
+async def make_adapter(
     sandbox_world: SandboxWorld, shared_redis: aioredis.Redis, sent_requests: list[httpx.Request]
-) -> AdapterFactory:
+) -> AsyncIterator[AdapterFactory]:
     """`make_adapter("wb", index=0, base_url=None)`: an adapter of a sandbox account — in-process
-    over the ASGI app, or over real HTTP when `base_url` (from `sandbox_server.url(...)`) is given."""
+    over the ASGI app, or over real HTTP when `base_url` (from `sandbox_server.url(...)`) is given.
+    Every adapter made is closed when the test ends, also when it fails before its own `aclose()`:
+    an open client over real HTTP would leave sockets for the garbage collector to warn about."""
+    made: list[MarketplaceAdapter] = []
 
     async def record(request: httpx.Request) -> None:
         sent_requests.append(request)
@@ -93,9 +96,12 @@ def make_adapter(
             http = httpx.AsyncClient(base_url=base_url, timeout=timeout, event_hooks=hooks)
         else:
             http = sandbox_world.client(APP_OF[marketplace], timeout=timeout, event_hooks=hooks)
-        return get_adapter(marketplace, ref, client=http, redis_client=shared_redis, credentials=secret)
+        made.append(get_adapter(marketplace, ref, client=http, redis_client=shared_redis, credentials=secret))
+        return made[-1]
 
-    return factory
+    yield factory
+    for adapter in made:
+        await adapter.aclose()
 
 
 @pytest.fixture
