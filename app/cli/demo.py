@@ -17,7 +17,7 @@ from app.cli.up import Child
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
 from app.models.marketing import MarketplaceAccount
-from app.sandbox.server import DEFAULT_PORTS, free_port
+from app.sandbox.server import DEFAULT_PORTS, free_ports
 from app.services.marketing.sandbox_accounts import register_sandbox_accounts
 
 FAST_FACTOR = 60.0
@@ -54,7 +54,8 @@ def port_free(port: int) -> bool:
 
 def choose_ports() -> dict[str, int]:
     """The documented ports (8101–8106) when free, else any free ones."""
-    return {name: port if port_free(port) else free_port() for name, port in DEFAULT_PORTS.items()}
+    spare = iter(free_ports(len(DEFAULT_PORTS)))
+    return {name: port if port_free(port) else next(spare) for name, port in DEFAULT_PORTS.items()}
 
 
 def sandbox_child(ports: dict[str, int], seed: int) -> Child:

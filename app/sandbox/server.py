@@ -13,6 +13,7 @@ Over HTTP: `serve(world, ports)` runs the six apps with uvicorn on one event loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from collections.abc import Mapping
@@ -96,9 +97,32 @@ def create_sandbox(
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct free ports. All are held open until all are chosen: ports asked for one by
+    one can come back twice (each socket closed before the next bind), and two apps then race for
+    one port."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind((host, 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _servers(world: SandboxWorld, ports: Mapping[str, int], host: str) -> list[uvicorn.Server]:
@@ -120,14 +144,26 @@ async def serve(
 
 
 class ServerThread:
-    """Runs `serve` in a background thread (tests and embedding); `stop()` shuts it down."""
+    """Serves the six apps in a background thread (tests and embedding); `stop()` shuts it down.
+
+    The listening sockets are bound here, in the caller's thread, and handed to uvicorn: a port is
+    held from the moment it is chosen, so no other server (or a second sandbox) can take it in
+    between, and a port that is taken fails here as an OSError rather than inside the thread,
+    where it would leave the other five servers' sockets to the garbage collector."""
 
     def __init__(
         self, world: SandboxWorld, ports: Mapping[str, int] | None = None, host: str = "127.0.0.1"
     ) -> None:
         self.world = world
         self.host = host
-        self.ports = dict(ports) if ports else {name: free_port(host) for name in APP_NAMES}
+        self._sockets: dict[str, socket.socket] = {}
+        try:
+            for name in APP_NAMES:
+                self._sockets[name] = _listening_socket(host, (ports or {}).get(name, 0))
+        except OSError:
+            self._close_sockets()
+            raise
+        self.ports = {name: int(sock.getsockname()[1]) for name, sock in self._sockets.items()}
         self._servers = _servers(world, self.ports, host)
         self._thread = threading.Thread(target=self._run, name="adolf-sandbox", daemon=True)
 
@@ -138,9 +174,14 @@ class ServerThread:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
-        await asyncio.gather(*(server.serve() for server in self._servers))
+        await asyncio.gather(
+            *(
+                server.serve(sockets=[self._sockets[name]])
+                for name, server in zip(APP_NAMES, self._servers, strict=True)
+            )
+        )
 
-    def start(self, timeout: float = 10.0) -> ServerThread:
+    def start(self, timeout: float = 30.0) -> ServerThread:
         self._thread.start()
         deadline = threading.Event()
         for _ in range(int(timeout / 0.02)):
@@ -153,7 +194,13 @@ class ServerThread:
     def stop(self) -> None:
         for server in self._servers:
             server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
 
     def __enter__(self) -> ServerThread:
         return self.start()

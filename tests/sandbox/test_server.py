@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.core.marketplaces import Marketplace
-from app.sandbox.server import APP_NAMES, ServerThread, create_sandbox, free_port
+from app.sandbox.server import APP_NAMES, ServerThread, create_sandbox, free_ports
 from tests.sandbox.conftest import accounts
 
 
@@ -48,7 +48,7 @@ def test_a_timeout_fault_times_out_a_real_client() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses SIGINT")
 def test_cli_prints_urls_and_credentials_and_stops_on_ctrl_c() -> None:
-    ports = [free_port() for _ in range(6)]
+    ports = free_ports(6)
     args = ["--seed", "4", "--size", "small", "--profile", "fast", "--speed", "0"]
     for flag, port in zip(
         ("--wb-port", "--ozon-port", "--ym-port", "--watcher-port", "--claude-port", "--telegram-port"),
