@@ -156,7 +156,9 @@ async def _cycle(
             result.messages.extend(plan.messages)
             for message in plan.errors:
                 result.error(message)
-            executor = PlanExecutor(account, adapter, rules, result, cycle_run_id=run_id, task_id=task_id)
+            executor = PlanExecutor(
+                account, adapter, rules, result, cycle_run_id=run_id, task_id=task_id, deadline=deadline
+            )
             await executor.execute(plan)
     finally:
         if watcher is not None:
