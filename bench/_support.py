@@ -1,4 +1,9 @@
-"""What the benchmarks share: a scratch database of their own (created, migrated, dropped)."""
+"""What the benchmarks share: a scratch database of their own (created, migrated, dropped).
+
+With no settings at all (a fresh checkout: no DATABASE_URL, no SECRET_KEY) the scratch database is
+made on the embedded PostgreSQL of DATA_DIR, and the accounts the bench registers are encrypted
+with a key of the bench's own (the scratch database and its rows are dropped afterwards).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from app.core.config import reset_settings_cache
@@ -25,6 +31,9 @@ def scratch_database() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = server.set(database=name).render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = url
+    # An explicit DATABASE_URL needs an explicit key (app/core/secrets.py); the bench's own will do,
+    # and child processes inherit it.
+    os.environ.setdefault("SECRET_KEY", Fernet.generate_key().decode())
     reset_settings_cache()
     reset_engine()
     try:
