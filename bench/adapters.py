@@ -7,7 +7,8 @@ set every active bid once (its current value plus one bid step). An httpx event 
 calls of each step; the minimum of each step is derived from the world the adapters read and the
 documented batch sizes (reference marketplace-apis.md §4; issue 4):
 
-  WB    count 1 · details ceil(N/50) · fullstats ceil(N/50) · cluster list, stats and get-bids
+  WB    count 1 · details ceil(N/50) · fullstats ceil(N/50) (+ details again: which placement
+        each nm bids in, for its own counters) · cluster list, stats and get-bids
         ceil(P/100) each · nm bids ceil(campaign blocks/50) · cluster bids ceil(K/100)
   Ozon  token 1 · campaigns ceil(N/100) · products 1 per campaign (≤ 500) · daily and SKU stats
         ceil(N/100) · bids 1 PUT per campaign (≤ 500)
@@ -216,7 +217,8 @@ def minimums(
         m["list campaigns"] = 1 + ceil_div(n_all, 50)
         # ids → details (nms, nm bids) + types (promotion count) → cluster lists and own bids.
         m["keywords"] = ceil_div(n, 50) + (1 if n else 0) + 2 * ceil_div(p, 100)
-        m["campaign stats"] = ceil_div(n, 50)
+        # ids → details (which placements each campaign bids its nms in: the per-nm split) + fullstats.
+        m["campaign stats"] = 2 * ceil_div(n, 50)
         m["keyword stats"] = ceil_div(n, 50) + (1 if n else 0) + ceil_div(p, 100)
         # nm bids live in the campaign details; cluster bids in get-bids, 100 pairs a call.
         kw_campaigns = {k.campaign_external_id for k in active}
@@ -290,7 +292,7 @@ def rereads(runs: list[AccountRun]) -> int:
     return sum(
         count
         for run in runs
-        for name in ("keywords", "keyword stats")
+        for name in ("keywords", "campaign stats", "keyword stats")
         for key, count in run.steps[name].calls.items()
         if key in METADATA
     )
@@ -340,7 +342,8 @@ def main() -> None:
     print(f"{len(runs)} accounts in {elapsed:.1f} s; * = more calls than the minimum")
     print(
         f"of the calls, {rereads(runs)} re-read campaign metadata that 'list campaigns' already read "
-        "(forced by the id-only signatures of get_keywords / get_keyword_stats; counted in the minimum)"
+        "(forced by the id-only signatures of get_keywords / get_campaign_stats / get_keyword_stats; counted "
+        "in the minimum)"
     )
     print(f"RESULT calls={calls} min_calls={minimum} calls_ratio={calls / minimum:.2f}")
 
