@@ -8,9 +8,11 @@ with a key of the bench's own (the scratch database and its rows are dropped aft
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -18,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from app.core.config import reset_settings_cache
 from app.core.database import database_url, reset_engine
+from app.core.embedded import EmbeddedRedis
 from app.models.migrate import upgrade
 
 
@@ -43,3 +46,19 @@ def scratch_database() -> Iterator[str]:
         reset_engine()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """REDIS_URL, else an embedded Redis in a temporary folder (pacing and locks need a Redis)."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="adolf-bench-") as folder:
+        server = EmbeddedRedis(Path(folder) / "redis")
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()

@@ -30,19 +30,16 @@ import asyncio
 import math
 import os
 import re
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
+from _support import redis_url
 
 from app.core.config import get_settings, reset_settings_cache
-from app.core.embedded import EmbeddedRedis
 from app.sandbox.clock import moscow_date
 from app.sandbox.server import SandboxWorld, create_sandbox
 from app.services.marketing.adapters import AccountRef, get_adapter, shared_redis
@@ -255,22 +252,6 @@ def minimums(
         run.notes.append(f"S={s} SKUs with bids")
     for name in STEPS:
         run.steps[name].minimum = m[name]
-
-
-@contextmanager
-def redis_url() -> Iterator[str]:
-    """REDIS_URL, else an embedded Redis in a temporary folder (pacing needs a Redis)."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="adolf-bench-") as folder:
-        server = EmbeddedRedis(Path(folder) / "redis")
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
 
 
 async def bench(size: str, seed: int) -> list[AccountRun]:

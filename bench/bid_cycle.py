@@ -1,31 +1,45 @@
-"""One bid cycle against the sandbox: API calls and wall time against what the limits allow.
+"""One bid cycle against the sandbox: API calls, its own time and CPU against the physical floor,
+and its time at official limits against the rate-limit bound.
 
 The world (seeded; `small`, or `full` = 300 WB campaigns / 10,000 clusters, 100 Ozon campaigns,
 5,000 YM SKUs) is served by a sandbox subprocess with the official limits time-scaled by F
 (`--profile fast --fast-factor F`, and our `RATE_LIMIT_FACTOR=F`). The system is set up the real
-way (register accounts, sync, collect stats, assign strategies), then ONE bid cycle runs in a
-spawned worker process exactly as the Celery tasks run it: `begin_cycle` → `run_account` per
-account concurrently (one thread per account) → `finish_cycle`. Every HTTP request is counted per
-(API, method, path) by a hook on httpx in that worker; its peak RSS is `getrusage` of that process.
+way (register accounts, sync, collect stats, assign strategies). A spawned worker process then runs
+an uncounted warm-up cycle (it learns minimum bids and warms the process's caches), lets 15 minutes
+of the world's time pass, reads the measured cycle's own starting state, waits for the rate buckets
+to refill, and runs ONE bid cycle exactly as the Celery tasks run it: `begin_cycle` → `run_account`
+per account concurrently (one thread per account) → `finish_cycle`. Every HTTP request of that
+cycle is counted per (API, method, path) by a hook on httpx; its peak RSS is `getrusage` of that
+process. That process never reads the sandbox's clock over HTTP: the sandbox runs at speed 1 and
+only the bench moves it, so the worker follows it by an offset the parent measured once.
 
-- Minimum calls: the fewest calls the documented batch sizes allow for the same work — the same
-  active keywords read, the same Watcher lookups (and marketplace fallbacks for the keys the
-  Watcher had no data on), the same bid changes and pauses written.
-- Rate-limit lower bound: per account, per bucket, time for C calls ≈ max(0, C − burst) × interval
-  (marketplace-apis.md §4) with the scaled limits; reads must precede writes, so an account's bound
-  is the slowest read bucket plus the slowest write bucket; accounts run concurrently, so the
-  cycle's bound is the slowest account's. Ozon documents no per-second limits (bound 0 there).
-- Naive: spec 7.3.1's pattern — per campaign get stats and keywords, per keyword get keyword stats,
-  competitor bids and (where the cycle changed it) update the bid, one call at a time, through the
-  same adapters' single-item calls — against a fresh world of the same seed. If that would take
-  longer than `--naive-budget` seconds it runs on the first campaigns of every account and the
-  calls and time are extrapolated by the share of the work done (printed).
+- Minimum calls: the fewest calls the documented batch sizes allow for the measured cycle's own
+  work, taken from its starting state — the keywords it steers (active, of a biddable campaign and
+  placement), the same Watcher lookups (and marketplace fallbacks for the keys the Watcher had no
+  data on), the same bid changes and pauses written. Every call above (or below) it is named per
+  account and endpoint with its reason (429/420 answers sent again, failed replies, batches not full).
+- Own time: the time during which at least one account (or begin/finish) was doing its own work —
+  not waiting on an HTTP reply or on the rate limits (a bucket's turn, a parallel slot, a back-off).
+- Floor: the same PostgreSQL reads and writes done set-based with psycopg (array parameters,
+  `unnest`; writes rolled back) plus the same bid computations (the planner on the same readings)
+  in a tight loop, in the same run on the same database. floor_ratio = own time ÷ floor.
+- Official limits (computed): own time + HTTP time + the rate-limit waits its calls would need at
+  factor 1 — per account, per bucket, max(0, C − burst) × interval (marketplace-apis.md §4), the
+  slowest read bucket plus the slowest write bucket, the slowest account — against the floor + the
+  HTTP time of the minimum calls + the same waits for the minimum calls.
+- CPU: the worker's user+system CPU during the cycle, per 1,000 steered keywords.
+- `--naive`: also spec 7.3.1's pattern — per campaign get stats and keywords, per keyword get
+  keyword stats, competitor bids and (where the cycle changed it) update the bid, one call at a
+  time, against a fresh world of the same seed; sampled to `--naive-budget` seconds and
+  extrapolated by the share of the work done.
 
-    python bench/bid_cycle.py [--size small|full] [--factor F] [--seed N]
+    python bench/bid_cycle.py [--size small|full] [--factor F] [--seed N] [--naive]
         (DATABASE_URL: a server to make a scratch database on, else the embedded PostgreSQL;
-         REDIS_URL: a Redis database of the bench's own, default redis://127.0.0.1:6379/10)
+         REDIS_URL: a Redis database of the bench's own — it is flushed —, else an embedded Redis in a
+         temporary folder)
 
-Ends with: RESULT calls_ratio=... time_ratio=... naive_time_ratio=... peak_rss_mb=...
+Ends with: RESULT calls_ratio=... floor_ratio=... cpu_s_per_1k_keywords=... official_time_ratio=...
+peak_rss_mb=...
 """
 
 from __future__ import annotations
@@ -51,7 +65,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from _support import scratch_database
+from _support import redis_url, scratch_database
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -83,7 +97,6 @@ from app.services.marketing.sync import run_sync
 SIZES = {"small": "small", "full": "bench"}
 MARKETPLACES = ("wb", "ozon", "ym")
 DEFAULT_FACTOR = {"small": 60.0, "full": 60.0}
-DEFAULT_REDIS = "redis://127.0.0.1:6379/10"
 # The issue's strategies per marketplace, caps in each marketplace's bid unit (YM: 1/100 %).
 STRATEGIES: dict[str, dict[str, Any]] = {
     "wb": {"strategy_type": "target_position", "strategy_params": {"position": 2}, "max_bid": 200_000},
@@ -107,6 +120,7 @@ WRITES = {
     ("yandex_market", "PUT", "/v2/businesses/{id}/bids"),
 }
 Endpoint = tuple[str, str, str]  # (sandbox app, method, path template)
+WARM_UP_ADVANCE = 900  # seconds of the world's time between the warm-up and the measured cycle
 
 
 def template(path: str) -> str:
@@ -268,9 +282,10 @@ class CallCounter:
 
 
 def warm_up(ports: dict[str, int]) -> None:
-    """One cycle first, uncounted — it learns the minimum bids and settles the first large moves —
-    then 15 minutes of the world's time: the measured cycle is a steady-state one, as every cycle
-    after the first of a day."""
+    """One cycle first, uncounted — it learns the minimum bids, settles the first large moves and
+    warms the worker's caches (SQL compilation, imports, connections) — then 15 minutes of the
+    world's time: the measured cycle is a steady-state one, as every cycle of a worker after its
+    first."""
     from app.services.marketing.bid_cycle.account import run_account
     from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 
@@ -280,7 +295,8 @@ def warm_up(ports: dict[str, int]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, len(start.account_ids))) as pool:
         results = list(pool.map(lambda a: run_account(run_id, a, "bench-warm-up"), start.account_ids))
     finish_cycle(run_id, start.lock_token, results)
-    httpx.post(f"http://127.0.0.1:{ports['wildberries']}/_sandbox/clock", json={"advance": 900}, timeout=60)
+    url = f"http://127.0.0.1:{ports['wildberries']}/_sandbox/clock"
+    httpx.post(url, json={"advance": WARM_UP_ADVANCE}, timeout=60)
 
 
 def rss_mb() -> float:
@@ -367,28 +383,40 @@ def minus(span: tuple[float, float], holes: list[tuple[float, float]]) -> list[t
     return out
 
 
-def local_clock(offset_s: float) -> None:
-    """The sandbox's clock without asking it: it runs at speed 1 and nobody moves it during the
-    measured cycle, so its time is ours plus the offset the parent measured."""
-    from datetime import UTC, datetime, timedelta
+class LocalClock:
+    """The sandbox's clock without asking it over HTTP: it runs at speed 1 and only the bench moves
+    it (by known amounts), so its time is ours plus an offset the parent measured once."""
 
-    from app.core import clock
+    def __init__(self, offset_s: float) -> None:
+        self.offset_s = offset_s
 
-    shift = timedelta(seconds=offset_s)
-    setattr(clock, "followed_time", lambda url: datetime.now(UTC) + shift)  # noqa: B010
+    def install(self) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        from app.core import clock
+
+        def followed_time(url: str) -> datetime:
+            return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+        setattr(clock, "followed_time", followed_time)  # noqa: B010
 
 
-def cycle_worker(ports: dict[str, int], clock_offset_s: float) -> dict[str, Any]:
-    """Run one bid cycle the way the Celery tasks do; returns counts, times, summary, peak RSS."""
-    import app.services.marketing.adapters.ozon
-    import app.services.marketing.adapters.wildberries
-    import app.services.marketing.adapters.yandex_market  # noqa: F401
+def cycle_worker(ports: dict[str, int], clock_offset_s: float, factor: float) -> dict[str, Any]:
+    """The warm-up cycle, then the measured cycle's starting state (what it will find: `load_work`),
+    then — buckets refilled — ONE bid cycle the way the Celery tasks run it; returns the work, counts,
+    times, summary, peak RSS."""
     from app.services.marketing.bid_cycle import planning
     from app.services.marketing.bid_cycle.account import run_account
     from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 
     get_settings()
-    local_clock(clock_offset_s)
+    local = LocalClock(clock_offset_s)
+    local.install()
+    warm_up(ports)
+    local.offset_s += WARM_UP_ADVANCE
+    work = load_work()
+    watcher_gaps(work)
+    time.sleep(refill_seconds(factor))
     counter = CallCounter(ports)
     counter.install()
     waits = Waits()
@@ -440,6 +468,15 @@ def cycle_worker(ports: dict[str, int], clock_offset_s: float) -> dict[str, Any]
             plan(planner, reading)
         compute = min(compute, time.perf_counter() - began)
     return {
+        "work": [
+            (
+                a.account_id,
+                a.marketplace,
+                [(c, [k.__dict__ for k in kws]) for c, kws in a.campaigns],
+                sorted(a.no_watcher_data),
+            )
+            for a in work.values()
+        ],
         "run_id": run_id,
         "wall_s": wall,
         "own_s": length(busy),
@@ -916,7 +953,6 @@ def main() -> None:
     args = parser.parse_args()
     factor = args.factor or DEFAULT_FACTOR[args.size]
     naive_budget = args.naive_budget or (15.0 if args.size == "small" else 60.0)
-    os.environ.setdefault("REDIS_URL", DEFAULT_REDIS)
     # A key of the bench's own for the scratch database's credentials (the workers inherit it).
     os.environ.setdefault("SECRET_KEY", Fernet.generate_key().decode())
     reset_settings_cache()
@@ -927,24 +963,28 @@ def main() -> None:
         phases[name] = time.perf_counter() - t0 - sum(phases.values())
 
     naive: dict[str, Any] | None = None
-    with scratch_database():
+    with redis_url() as url, scratch_database():
+        os.environ["REDIS_URL"] = url  # the workers inherit it
+        reset_settings_cache()
         flush_redis()
         with sandbox(args.seed, SIZES[args.size], factor) as box:
             lap("sandbox start")
             point_at(box, factor)
             setup = prepare(box)
             lap("register, sync, stats")
-            warm_up(box.ports)
-            lap("warm-up cycle")
-            work = load_work()  # the measured cycle's own starting state
-            watcher_gaps(work)
-            time.sleep(refill_seconds(factor))
-            lap("watcher gaps, bucket refill")
-            offset = (
-                followed_time(box.url("wildberries") + "/_sandbox/clock") - datetime.now(UTC)
-            ).total_seconds()
-            cycle = spawn(cycle_worker, box.ports, offset)
-            lap("cycle worker")
+            sandbox_now = followed_time(box.url("wildberries") + "/_sandbox/clock")
+            offset = (sandbox_now - datetime.now(UTC)).total_seconds()
+            cycle = spawn(cycle_worker, box.ports, offset, factor)
+            lap("cycle worker (warm-up, its starting state, bucket refill, the cycle)")
+            work = {
+                account_id: AccountWork(
+                    account_id,
+                    marketplace,
+                    [(c, [KeywordWork(**k) for k in kws]) for c, kws in campaigns],
+                    {(x, y) for x, y in gaps},
+                )
+                for account_id, marketplace, campaigns, gaps in cycle["work"]
+            }
             load_outcome(work, cycle["run_id"])
             cycle_now = datetime.fromisoformat(cycle["summary"]["started_at"])
             floor = floor_seconds(cycle["run_id"], cycle_now, get_settings().STATS_WINDOW_HOURS)
@@ -1101,7 +1141,7 @@ def report(
         print("  none")
     print(
         f"clock: the measured process read the sandbox clock over HTTP {cycle['clock_readings']} times "
-        "(it follows the sandbox's clock by an offset taken before the cycle)"
+        "(it follows the sandbox's clock by an offset the parent measured before spawning it)"
     )
     print()
     calls_ratio = total / least if least else math.inf
