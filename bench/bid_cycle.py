@@ -213,7 +213,9 @@ def flush_redis() -> None:
     """The bench's own Redis database starts empty (rate-limit buckets and locks of earlier runs)."""
     import redis
 
-    redis.Redis.from_url(get_settings().redis_url).flushdb()
+    from app.core.redis import client_url
+
+    redis.Redis.from_url(client_url(get_settings().redis_url)).flushdb()
 
 
 def refill_seconds(factor: float) -> float:
