@@ -157,7 +157,13 @@ async def _cycle(
             for message in plan.errors:
                 result.error(message)
             executor = PlanExecutor(
-                account, adapter, rules, result, cycle_run_id=run_id, task_id=task_id, deadline=deadline
+                account,
+                adapter,
+                rules,
+                result,
+                cycle_run_id=run_id,
+                task_id=task_id,
+                out_of_time=lambda: time.monotonic() > deadline,
             )
             await executor.execute(plan)
     finally:

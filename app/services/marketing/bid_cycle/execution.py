@@ -25,9 +25,8 @@ not do.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,10 +100,10 @@ class PlanExecutor:
         *,
         cycle_run_id: int | None,
         task_id: str | None,
-        deadline: float | None = None,
+        out_of_time: Callable[[], bool] = lambda: False,
     ) -> None:
-        """`deadline`: `time.monotonic()` after which no write batch starts (None: no limit)."""
-        self.deadline = deadline
+        """`out_of_time`: True once the task's time budget has no room for another write batch."""
+        self.out_of_time = out_of_time
         self.account = account
         self.adapter = adapter
         self.rules = rules
@@ -132,7 +131,7 @@ class PlanExecutor:
 
     def _out_of_time(self, count: int, what: str) -> bool:
         """True (and reported) when the time budget has no room for the next write batch."""
-        if self.deadline is None or time.monotonic() <= self.deadline:
+        if not self.out_of_time():
             return False
         self.result.not_written += count
         self.result.messages.append(f"time budget spent before writing: {count} {what} this cycle")
