@@ -317,12 +317,12 @@ class Waits:
         self.lock = threading.Lock()
         self.http: list[tuple[float, float]] = []
         self.rate: list[tuple[float, float]] = []
-        self.by_thread: dict[int, list[tuple[float, float]]] = defaultdict(list)
+        self.by_thread: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
 
     def add(self, kind: str, began: float, ended: float) -> None:
         with self.lock:
             (self.http if kind == "http" else self.rate).append((began, ended))
-            self.by_thread[threading.get_ident()].append((began, ended))
+            self.by_thread[threading.get_ident()].append((kind, began, ended))
 
     def install(self) -> None:
         from app.services.marketing.adapters.http import HttpTransport
@@ -458,10 +458,12 @@ def cycle_worker(ports: dict[str, int], clock_offset_s: float, factor: float) ->
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     # The cycle's own time: while at least one account (or begin/finish) was doing its own work.
     busy = [(started, begun), (finishing, started + wall)]
-    own_by_account = {}
+    own_by_account, http_by_account = {}, {}
     for account_id, span in spans.items():
-        mine = minus(span, waits.by_thread.get(threads[account_id], []))
+        waited = waits.by_thread.get(threads[account_id], [])
+        mine = minus(span, [(b, e) for _, b, e in waited])
         own_by_account[account_id] = sum(e - b for b, e in mine)
+        http_by_account[account_id] = length([(b, e) for kind, b, e in waited if kind == "http"])
         busy.extend(mine)
     compute = math.inf
     for _ in range(3):  # the same bid computations on the same readings, in a tight loop
@@ -483,6 +485,7 @@ def cycle_worker(ports: dict[str, int], clock_offset_s: float, factor: float) ->
         "wall_s": wall,
         "own_s": length(busy),
         "own_by_account": own_by_account,
+        "http_by_account": http_by_account,
         "http_s": length(waits.http),
         "rate_wait_s": length(waits.rate),
         "cpu_s": (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime),
@@ -1032,6 +1035,77 @@ def excess_reasons(endpoint: Endpoint, extra: int, cycle: dict[str, Any], refuse
     return "; ".join(parts) or "—"
 
 
+def replicate(account: AccountWork, times: int) -> AccountWork:
+    """The account's own shape `times` over: every campaign again under new ids, with the same
+    keywords, changes, pauses and Watcher gaps."""
+    out = AccountWork(account.account_id, account.marketplace, [])
+    for i in range(times):
+        for campaign, keywords in account.campaigns:
+            name = f"{campaign}#{i}"
+            out.campaigns.append(
+                (name, [KeywordWork(name, k.external_id, k.keyword, k.kind, k.product_id) for k in keywords])
+            )
+    for i in range(times):
+        out.changes |= {(f"{c}#{i}", k): v for (c, k), v in account.changes.items()}
+        out.pauses |= {(f"{c}#{i}", k) for c, k in account.pauses}
+        out.no_watcher_data |= {(f"{c}#{i}", k) for c, k in account.no_watcher_data}
+        out.campaign_pauses |= {f"{c}#{i}" for c in account.campaign_pauses}
+    return out
+
+
+def fit(work: dict[int, AccountWork], cycle: dict[str, Any]) -> None:
+    """Per marketplace, from its largest measured account: its time at official limits (own work
+    and HTTP as measured, rate-limit waits computed), how many such accounts one worker process
+    runs within the soft limit and within 15 minutes, and the largest account of the same shape
+    whose writes still start within the account task's budget (soft limit − 60 s)."""
+    soft = get_settings().BID_CYCLE_SOFT_TIME_LIMIT
+    budget = max(30.0, soft - 60.0)
+    print(
+        f"fit at official limits (one account task per worker process at a time; soft limit {soft:g} s, "
+        f"writes start within {budget:g} s):"
+    )
+    for marketplace in MARKETPLACES:
+        mine = [a for a in work.values() if a.marketplace == marketplace and a.keywords]
+        if not mine:
+            continue
+        account = max(mine, key=lambda a: len(a.keywords))
+        got: Counter[Endpoint] = Counter(
+            {tuple(k): v for k, v in cycle["by_account"].get(account.account_id, [])}  # type: ignore[misc]
+        )
+        calls = sum(got.values()) or 1
+        own = cycle["own_by_account"].get(account.account_id, 0.0)
+        http = cycle.get("http_by_account", {}).get(account.account_id, 0.0)
+        per_call = http / calls
+        took = own + http + bound_seconds(got, 1.0)
+
+        def seconds(
+            times: int, account: AccountWork = account, own: float = own, rate: float = per_call
+        ) -> float:
+            need = minimum_calls(replicate(account, times))
+            return own * times + rate * sum(need.values()) + bound_seconds(need, 1.0)
+
+        low, high = 0, 1
+        while seconds(high) <= budget and high < 1 << 14:
+            low, high = high, high * 2
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if seconds(middle) <= budget else (low, middle)
+        largest = (
+            f"{low * len(account.campaigns)} campaigns / {low * len(account.keywords)} keywords "
+            f"({seconds(low):.0f} s)"
+            if low
+            else "none of this shape"
+        )
+        print(
+            f"  {marketplace} account {account.account_id} ({len(account.campaigns)} campaigns, "
+            f"{len(account.keywords)} keywords, {len(account.changes)} changes): {took:.1f} s = own "
+            f"{own:.2f} + HTTP {http:.2f} ({per_call * 1000:.0f} ms a call) + rate-limit waits "
+            f"{bound_seconds(got, 1.0):.1f}; per worker process {int(soft // took) if took else 0} such "
+            f"accounts within {soft:g} s, {int(900 // took) if took else 0} within 15 minutes; largest "
+            f"that fits: {largest}"
+        )
+
+
 def report(
     args: argparse.Namespace,
     factor: float,
@@ -1176,6 +1250,7 @@ def report(
         f"CPU: {cycle['cpu_s']:.2f} s for {keywords} biddable keywords = {cpu_per_1k:.2f} s per 1,000 "
         "keywords"
     )
+    fit(work, cycle)
     if naive is not None:
         print(
             f"naive (spec 7.3.1): {sum(naive_calls.values())} calls, {naive_time:.1f} s "

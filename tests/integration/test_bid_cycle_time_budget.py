@@ -12,41 +12,38 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.database import session_scope
-from app.models.marketing import MarketingBidIntent
+from app.models.marketing import MarketingBidIntent, MarketingCampaign
 from app.services.marketing.bid_cycle import account as account_module
 from app.services.marketing.bid_cycle.execution import PlanExecutor
 from tests.integration.test_bid_cycle import prepare, run_cycle, sandbox_bid_values
 from tests.support.sandbox_system import SandboxSystem
 
 
-def budget(monkeypatch: pytest.MonkeyPatch, spent: Callable[[], bool]) -> None:
-    """Every account's executor sees this budget instead of the task's clock."""
+def budget(monkeypatch: pytest.MonkeyPatch, spent: Callable[[int], bool]) -> None:
+    """Every account's executor sees this budget (given its account id) instead of the task's clock."""
 
     class Budgeted(PlanExecutor):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.out_of_time = spent
+            account_id = self.account.id
+            self.out_of_time = lambda: spent(account_id)
 
     monkeypatch.setattr(account_module, "PlanExecutor", Budgeted)
 
 
-def open_intents() -> int:
+def open_intents(account_id: int | None = None) -> int:
+    query = select(func.count()).select_from(MarketingBidIntent).where(MarketingBidIntent.status == "pending")
+    if account_id is not None:
+        query = query.join(MarketingCampaign).where(MarketingCampaign.account_id == account_id)
     with session_scope() as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(MarketingBidIntent)
-                .where(MarketingBidIntent.status == "pending")
-            )
-            or 0
-        )
+        return session.scalar(query) or 0
 
 
 def test_a_spent_budget_writes_nothing_and_says_so(
     sandbox_system: SandboxSystem, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prepare(sandbox_system)
-    budget(monkeypatch, lambda: True)
+    budget(monkeypatch, lambda _account: True)
     before = len(sandbox_system.effects())
     summary = run_cycle()
     assert summary["not_written"] > 0 and summary["bids_updated"] == 0
@@ -61,7 +58,8 @@ def test_spent_after_the_intents_leaves_them_open_for_reconciliation(
 ) -> None:
     prepare(sandbox_system)
     tight = {"on": True}
-    budget(monkeypatch, lambda: tight["on"] and open_intents() > 0)  # room for the intents, not the send
+    # Room for each account's intents, none for sending them.
+    budget(monkeypatch, lambda account: tight["on"] and open_intents(account) > 0)
     before = len(sandbox_system.effects())
     summary = run_cycle()
     left_open = open_intents()
