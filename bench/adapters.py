@@ -7,7 +7,8 @@ set every active bid once (its current value plus one bid step). An httpx event 
 calls of each step; the minimum of each step is derived from the world the adapters read and the
 documented batch sizes (reference marketplace-apis.md §4; issue 4):
 
-  WB    count 1 · details ceil(N/50) · fullstats ceil(N/50) · cluster list, stats and get-bids
+  WB    count 1 · details ceil(N/50) · fullstats ceil(N/50) (+ details again: which placement
+        each nm bids in, for its own counters) · cluster list, stats and get-bids
         ceil(P/100) each · nm bids ceil(campaign blocks/50) · cluster bids ceil(K/100)
   Ozon  token 1 · campaigns ceil(N/100) · products 1 per campaign (≤ 500) · daily and SKU stats
         ceil(N/100) · bids 1 PUT per campaign (≤ 500)
@@ -29,19 +30,16 @@ import asyncio
 import math
 import os
 import re
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
+from _support import redis_url
 
 from app.core.config import get_settings, reset_settings_cache
-from app.core.embedded import EmbeddedRedis
 from app.sandbox.clock import moscow_date
 from app.sandbox.server import SandboxWorld, create_sandbox
 from app.services.marketing.adapters import AccountRef, get_adapter, shared_redis
@@ -216,7 +214,8 @@ def minimums(
         m["list campaigns"] = 1 + ceil_div(n_all, 50)
         # ids → details (nms, nm bids) + types (promotion count) → cluster lists and own bids.
         m["keywords"] = ceil_div(n, 50) + (1 if n else 0) + 2 * ceil_div(p, 100)
-        m["campaign stats"] = ceil_div(n, 50)
+        # ids → details (which placements each campaign bids its nms in: the per-nm split) + fullstats.
+        m["campaign stats"] = 2 * ceil_div(n, 50)
         m["keyword stats"] = ceil_div(n, 50) + (1 if n else 0) + ceil_div(p, 100)
         # nm bids live in the campaign details; cluster bids in get-bids, 100 pairs a call.
         kw_campaigns = {k.campaign_external_id for k in active}
@@ -255,22 +254,6 @@ def minimums(
         run.steps[name].minimum = m[name]
 
 
-@contextmanager
-def redis_url() -> Iterator[str]:
-    """REDIS_URL, else an embedded Redis in a temporary folder (pacing needs a Redis)."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="adolf-bench-") as folder:
-        server = EmbeddedRedis(Path(folder) / "redis")
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
-
-
 async def bench(size: str, seed: int) -> list[AccountRun]:
     world = create_sandbox(seed=seed, profile="fast", speed=1.0, size=SIZES[size], fast_factor=FAST_FACTOR)
     redis = shared_redis(get_settings())
@@ -290,7 +273,7 @@ def rereads(runs: list[AccountRun]) -> int:
     return sum(
         count
         for run in runs
-        for name in ("keywords", "keyword stats")
+        for name in ("keywords", "campaign stats", "keyword stats")
         for key, count in run.steps[name].calls.items()
         if key in METADATA
     )
@@ -340,7 +323,8 @@ def main() -> None:
     print(f"{len(runs)} accounts in {elapsed:.1f} s; * = more calls than the minimum")
     print(
         f"of the calls, {rereads(runs)} re-read campaign metadata that 'list campaigns' already read "
-        "(forced by the id-only signatures of get_keywords / get_keyword_stats; counted in the minimum)"
+        "(forced by the id-only signatures of get_keywords / get_campaign_stats / get_keyword_stats; counted "
+        "in the minimum)"
     )
     print(f"RESULT calls={calls} min_calls={minimum} calls_ratio={calls / minimum:.2f}")
 

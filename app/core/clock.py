@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from app.core.config import ConfigError, get_settings
+from app.core.http import sync_client
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -32,7 +33,7 @@ def now_utc() -> datetime:
 
 def followed_time(url: str) -> datetime:
     try:
-        reply = httpx.get(url, timeout=5.0)
+        reply = sync_client().get(url, timeout=5.0)
         reply.raise_for_status()
         moment = datetime.fromisoformat(reply.json()["now"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import BigInteger, ColumnElement, DateTime, MetaData, any_, bindparam, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION: Final[dict[str, str]] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -44,6 +46,14 @@ MAX_BIGINT: Final = 2**63 - 1
 def is_row_id(value: object) -> bool:
     """Whether `value` can be the id of a row (a positive BIGINT, not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_BIGINT
+
+
+def any_of(
+    column: Any, values: Iterable[Any], item_type: type[TypeEngine[Any]] | TypeEngine[Any] = BigInteger
+) -> ColumnElement[bool]:
+    """`column = ANY(:array)`: one array parameter, however many values — where `column.in_(values)`
+    expands into one placeholder per value that the server parses anew for every list length."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(item_type)))
 
 
 def check_in(column: str, values: Iterable[str]) -> str:

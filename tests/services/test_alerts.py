@@ -188,3 +188,26 @@ class TestDeduplication:
         errors = AlertRequest("bid_cycle_errors", "warning", "errors", "x", dedup=True, level=2)
         assert not create_alert(db_session, errors).repeated
         assert create_alert(db_session, errors).repeated
+
+
+def test_alerts_in_one_batch_are_each_created_once_and_deduplicated_in_order(
+    db_session: Session, world: dict[str, int]
+) -> None:
+    """create_alerts (the bid cycle's batch, issue 16 item 1) keeps create_alert's rules: the second
+    identical request of the same day is a repeat, a different campaign-less one is its own alert."""
+    from app.services.marketing.alerts import create_alerts
+
+    same = AlertRequest(
+        "bids_refused", "warning", "2 bids refused", "e.g. k: low", campaign_id=world["campaign"]
+    )
+    system = AlertRequest("bid_cycle_errors", "warning", "errors", "see runs", dedup=True)
+    first, second, third = create_alerts(db_session, [same, same, system])
+    assert not first.repeated and second.repeated and second.alert_id == first.alert_id
+    assert not third.repeated and third.alert_id != first.alert_id
+    assert recipients_of(db_session, first.alert_id) == {
+        world["manager"],
+        world["senior"],
+        world["director"],
+        world["admin"],
+    }
+    assert db_session.get(MarketingAlert, first.alert_id).repeats == 1  # type: ignore[union-attr]

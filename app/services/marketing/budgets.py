@@ -29,6 +29,7 @@ from app.core.clock import moscow_today, now_utc
 from app.core.config import get_settings
 from app.core.database import session_scope
 from app.core.money import rub
+from app.models.base import any_of
 from app.models.marketing import MarketingCampaign, MarketingStats, MarketplaceAccount, PausedReason
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
 from app.services.marketing.adapters.rules import rules_for
@@ -166,7 +167,7 @@ def recent_spend_rates(session: Session, campaign_ids: Sequence[int], today: dat
         .where(
             MarketingStats.stat_date == today,
             MarketingStats.keyword_id.is_(None),
-            MarketingStats.campaign_id.in_(campaign_ids),
+            any_of(MarketingStats.campaign_id, campaign_ids),
         )
         .order_by(MarketingStats.campaign_id, MarketingStats.collected_at)
     ).all()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
 from app.core.database import session_scope
+from app.models.base import any_of
 from app.models.marketing import KeywordStatus, MarketingCampaign, MarketingKeyword, PausedReason
 from app.services.marketing.adapters.base import BidChange, Keyword, MarketplaceAdapter, PermanentError
 from app.services.marketing.adapters.rules import BiddingRules, CampaignPause, PauseMode
@@ -96,7 +97,9 @@ async def pause_campaign(
     if paused:
         with session_scope() as session:
             moment = now_utc()
-            for keyword in session.scalars(select(MarketingKeyword).where(MarketingKeyword.id.in_(paused))):
+            for keyword in session.scalars(
+                select(MarketingKeyword).where(any_of(MarketingKeyword.id, paused))
+            ):
                 mark_keyword_paused(keyword, CAMPAIGN_PAUSED, rules.keyword_pause(keyword.kind), moment)
     if failed:
         raise PermanentError(

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from app.core.http import async_client
 from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.base import AdapterError, Keyword, MarketplaceAdapter
 from app.services.marketing.adapters.http import HttpTransport, Pacing, RetryPolicy
@@ -71,7 +72,7 @@ class WatcherClient:
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
     ) -> None:
-        self._http = client or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._http = client or async_client(base_url=base_url, timeout=timeout)
         self._api_key = api_key
         self._transport = HttpTransport(
             "watcher",

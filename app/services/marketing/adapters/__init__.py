@@ -16,6 +16,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from app.core.config import Settings, get_settings
+from app.core.http import async_client
 from app.core.redis import client_url
 from app.core.secrets import decrypt_credentials
 from app.models.marketing import MARKETPLACES
@@ -86,9 +87,7 @@ def get_adapter(
     secret = (
         dict(credentials) if credentials is not None else decrypt_credentials(account.credentials_encrypted)
     )
-    http = client or httpx.AsyncClient(
-        base_url=base_url(marketplace, settings), timeout=settings.HTTP_TIMEOUT
-    )
+    http = client or async_client(base_url=base_url(marketplace, settings), timeout=settings.HTTP_TIMEOUT)
     pacing = Pacing(
         limiter=RedisRateLimiter(redis_client or shared_redis(settings)),
         account_key=f"{marketplace}:{account.id}",

@@ -254,12 +254,15 @@ class HttpTransport:
 
 
 def _is_json(response: httpx.Response) -> bool:
+    """Whether the body parses — decoded once: the callers' `response.json()` then returns this
+    decoding instead of parsing the body a second time (a large stats reply costs milliseconds)."""
     if not response.content:
         return True  # 204 and empty 200s carry no body to parse
     try:
-        json.loads(response.content)
+        body = json.loads(response.content)
     except ValueError:
         return False
+    setattr(response, "json", lambda **_: body)  # noqa: B010 (this instance's json(), decoded once)
     return True
 
 

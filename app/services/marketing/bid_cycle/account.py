@@ -156,7 +156,15 @@ async def _cycle(
             result.messages.extend(plan.messages)
             for message in plan.errors:
                 result.error(message)
-            executor = PlanExecutor(account, adapter, rules, result, cycle_run_id=run_id, task_id=task_id)
+            executor = PlanExecutor(
+                account,
+                adapter,
+                rules,
+                result,
+                cycle_run_id=run_id,
+                task_id=task_id,
+                out_of_time=lambda: time.monotonic() > deadline,
+            )
             await executor.execute(plan)
     finally:
         if watcher is not None:

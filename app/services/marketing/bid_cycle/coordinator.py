@@ -85,6 +85,7 @@ SUMMED = (
     "alerts",
     "errors",
     *("frozen", "frozen_changes"),  # accounts a freeze covered, changes it held back (issue 12)
+    "not_written",  # changes the time budget left for the next cycle (issue 16 item 1)
 )
 
 
@@ -98,9 +99,8 @@ def finish_cycle(run_id: int, lock: str | None, results: Sequence[dict[str, Any]
         for name in SUMMED:
             bucket[name] += int(r.get(name, 0))
     unreached = [c for r in results for c in r.get("unreached_campaigns", [])]
-    status = (
-        "completed" if not totals["errors"] and not unreached else ("partial" if results else "completed")
-    )
+    clean = not totals["errors"] and not unreached and not totals["not_written"]
+    status = "completed" if clean else ("partial" if results else "completed")
     with session_scope() as session:
         run = session.get(MarketingCycleRun, run_id)
         assert run is not None

@@ -7,8 +7,16 @@
    `budget_exceeded` and resumed by `check_budgets` the next Moscow day; a safety pause waits for a
    person. A refused pause raises one critical alert.
 4. **Keyword pauses**, batched, each remembering what to put back on resume.
-5. **Bids**: fenced intents, one batched `set_bids`, each intent marked by the per-item answer.
-6. **Alerts** of the plan, plus one per campaign whose bids the marketplace refused.
+5. **Bids**, in write batches of about `BID_WRITE_BATCH` changes (whole campaigns): fenced intents,
+   one batched `set_bids`, each intent marked by the per-item answer (bid_apply, set-based).
+6. **Alerts** of the plan, plus one per campaign whose bids the marketplace refused, in one batch.
+
+**Time budget** (issue 16 item 1): before each write batch — keyword pauses, each bid batch, and
+its send — the account task's deadline is checked, so the soft time limit never lands half-way
+through writing. A batch the budget has no room for is not started: its changes are counted in
+`not_written` and named in the messages; if its intents were already written they stay open, and
+the protocol's reconciliation (bid_apply step 4) settles them on the next attempt. Campaign pauses
+protect money and are always made.
 
 A frozen account (issue 12 item 4) skips steps 3–5 except budget pauses, and reports what it did
 not do.
@@ -18,16 +26,21 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
 from app.core.clock import moscow_today, now_utc
 from app.core.database import session_scope
-from app.models.marketing import MarketingKeyword, MarketplaceAccount
+from app.models.marketing import MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, MarketplaceAdapter
 from app.services.marketing.adapters.rules import BiddingRules
-from app.services.marketing.alerts import AlertRequest, create_alert
+from app.services.marketing.alerts import AlertRequest, create_alerts
 from app.services.marketing.bid_apply import (
+    PlannedBid,
     check_fence,
     intents_by_id,
     mark_results,
@@ -39,6 +52,10 @@ from app.services.marketing.bid_cycle.planning import CampaignPause, CyclePlan, 
 from app.services.marketing.pauses import pause_campaign, pause_keywords, record_campaign_pause
 
 logger = logging.getLogger(__name__)
+
+# Bid changes per write batch: whole campaigns, so the adapter's own batches stay as full as one
+# send of everything would make them (a multiple of the WB/Ozon/YM batch sizes of 100/500/1,500).
+BID_WRITE_BATCH = 3000
 
 
 @dataclass
@@ -60,6 +77,7 @@ class AccountCycleResult:
     in_flight: int = 0
     frozen: int = 0  # 1 when a freeze covered the account (issue 12 item 4)
     frozen_changes: int = 0  # bids and pauses a freeze held back
+    not_written: int = 0  # bid changes and keyword pauses the time budget left for the next cycle
     unreached_campaigns: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
@@ -82,7 +100,10 @@ class PlanExecutor:
         *,
         cycle_run_id: int | None,
         task_id: str | None,
+        out_of_time: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`out_of_time`: True once the task's time budget has no room for another write batch."""
+        self.out_of_time = out_of_time
         self.account = account
         self.adapter = adapter
         self.rules = rules
@@ -93,24 +114,28 @@ class PlanExecutor:
     async def execute(self, plan: CyclePlan) -> None:
         with session_scope() as session:
             check_fence(session, self.cycle_run_id)
-            for keyword_id, low in plan.learned_min_bids.items():
-                row = session.get(MarketingKeyword, keyword_id)
-                if row is not None:
-                    row.min_bid = low
+            _keep_min_bids(session, plan.learned_min_bids)
         if plan.frozen is not None:
             self._hold_back_for_freeze(plan)
         for pause in plan.campaign_pauses:
             await self._pause_campaign(pause, plan)
-        if plan.keyword_pauses:
+        if plan.keyword_pauses and not self._out_of_time(len(plan.keyword_pauses), "keyword pauses not made"):
             outcome = await pause_keywords(self.adapter, plan.keyword_pauses)
             self.result.keywords_paused += outcome.paused
             for message in outcome.errors:
                 self.result.error(message)
         await self._apply_bids(plan)
-        with session_scope() as session:
-            for request in plan.alerts:
-                if not create_alert(session, request).repeated:
-                    self.result.alerts += 1
+        if plan.alerts:
+            with session_scope() as session:
+                self.result.alerts += sum(not r.repeated for r in create_alerts(session, plan.alerts))
+
+    def _out_of_time(self, count: int, what: str) -> bool:
+        """True (and reported) when the time budget has no room for the next write batch."""
+        if not self.out_of_time():
+            return False
+        self.result.not_written += count
+        self.result.messages.append(f"time budget spent before writing: {count} {what} this cycle")
+        return True
 
     def _hold_back_for_freeze(self, plan: CyclePlan) -> None:
         """Issue 12 item 4: a frozen account reads and reports but writes nothing — except budget
@@ -153,12 +178,18 @@ class PlanExecutor:
         )
 
     async def _apply_bids(self, plan: CyclePlan) -> None:
-        if not plan.bids:
-            return
+        batches = list(write_batches(plan.bids, BID_WRITE_BATCH))
+        for index, batch in enumerate(batches):
+            left = sum(len(b) for b in batches[index:])
+            if self._out_of_time(left, "bid changes not made (no intent written; decided anew next cycle)"):
+                return
+            await self._apply_batch(plan, batch)
+
+    async def _apply_batch(self, plan: CyclePlan, bids: Sequence[PlannedBid]) -> None:
         with session_scope() as session:
             intents = record_intents(
                 session,
-                plan.bids,
+                bids,
                 cycle_run_id=self.cycle_run_id,
                 task_id=self.task_id,
                 dry_run_campaigns=frozenset(plan.dry_run_campaigns),
@@ -166,11 +197,13 @@ class PlanExecutor:
             intent_ids = [i.id for i in intents]
         live = [
             (iid, bid)
-            for iid, bid in zip(intent_ids, plan.bids, strict=True)
+            for iid, bid in zip(intent_ids, bids, strict=True)
             if bid.campaign_id not in plan.dry_run_campaigns
         ]
-        self.result.dry_run_changes += len(plan.bids) - len(live)
+        self.result.dry_run_changes += len(bids) - len(live)
         if not live:
+            return
+        if self._out_of_time(len(live), "bid changes not sent (intents left open for reconciliation)"):
             return
         try:
             results = await self.adapter.set_bids([bid.change() for _, bid in live])
@@ -210,3 +243,29 @@ class PlanExecutor:
                     level=count,
                 )
             )
+
+
+def write_batches(bids: Sequence[PlannedBid], size: int) -> Iterator[list[PlannedBid]]:
+    """The changes in batches of whole campaigns, each closed once it holds `size` or more (one
+    campaign larger than `size` is one batch of its own)."""
+    batch: list[PlannedBid] = []
+    for bid in bids:
+        if len(batch) >= size and bid.campaign_id != batch[-1].campaign_id:
+            yield batch
+            batch = []
+        batch.append(bid)
+    if batch:
+        yield batch
+
+
+def _keep_min_bids(session: Session, learned: dict[int, int]) -> None:
+    """The minimums the marketplace reported, kept on the keywords in one statement."""
+    if not learned:
+        return
+    session.execute(
+        text(
+            "UPDATE marketing_keywords AS k SET min_bid = u.low, updated_at = now() "
+            "FROM unnest(CAST(:ids AS bigint[]), CAST(:lows AS bigint[])) AS u(id, low) WHERE k.id = u.id"
+        ),
+        {"ids": list(learned), "lows": list(learned.values())},
+    )

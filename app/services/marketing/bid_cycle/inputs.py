@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.core.clock import moscow_today
+from app.models.base import any_of
 from app.models.marketing import (
     MarketingBidHistory,
     MarketingBidIntent,
@@ -168,7 +169,7 @@ def load_campaigns(session: Session, account_id: int, today: date) -> list[Campa
         return []
     keywords = session.execute(
         select(*KEYWORD_COLUMNS)
-        .where(MarketingKeyword.campaign_id.in_(rows), MarketingKeyword.status.in_(("active", "paused")))
+        .where(any_of(MarketingKeyword.campaign_id, rows), MarketingKeyword.status.in_(("active", "paused")))
         .order_by(MarketingKeyword.id)
     ).all()
     for k in keywords:
@@ -210,7 +211,7 @@ def latest_stats(
             MarketingStats.avg_position,
             MarketingStats.collected_at,
         )
-        .where(MarketingStats.stat_date == today, MarketingStats.campaign_id.in_(campaign_ids))
+        .where(MarketingStats.stat_date == today, any_of(MarketingStats.campaign_id, campaign_ids))
         .ext(distinct_on(MarketingStats.campaign_id, MarketingStats.keyword_id))
         .order_by(MarketingStats.campaign_id, MarketingStats.keyword_id, MarketingStats.collected_at.desc())
     ).all()
@@ -243,7 +244,7 @@ def _as_of(
         )
         .where(
             MarketingStats.stat_date.between(first, last),
-            MarketingStats.campaign_id.in_(campaign_ids),
+            any_of(MarketingStats.campaign_id, campaign_ids),
             MarketingStats.collected_at <= moment,
         )
         .ext(distinct_on(MarketingStats.campaign_id, MarketingStats.keyword_id, MarketingStats.stat_date))
@@ -325,7 +326,7 @@ def usual_days(session: Session, campaign_ids: list[int], today: date) -> dict[i
             func.avg(MarketingStatsDaily.revenue),
         )
         .where(
-            MarketingStatsDaily.campaign_id.in_(campaign_ids),
+            any_of(MarketingStatsDaily.campaign_id, campaign_ids),
             MarketingStatsDaily.keyword_id.is_(None),
             MarketingStatsDaily.stat_date >= since,
             MarketingStatsDaily.stat_date < today,
@@ -356,7 +357,7 @@ def last_changes(session: Session, keyword_ids: list[int]) -> dict[int, LastChan
             MarketingBidHistory.new_bid,
             MarketingBidHistory.base_bid,
         )
-        .where(MarketingBidHistory.keyword_id.in_(keyword_ids))
+        .where(any_of(MarketingBidHistory.keyword_id, keyword_ids))
         .ext(distinct_on(MarketingBidHistory.keyword_id))
         .order_by(MarketingBidHistory.keyword_id, MarketingBidHistory.created_at.desc())
     ).all()
@@ -376,7 +377,7 @@ def decided_in_run(session: Session, run_id: int | None, keyword_ids: list[int])
     return set(
         session.scalars(
             select(MarketingBidIntent.keyword_id).where(
-                MarketingBidIntent.cycle_run_id == run_id, MarketingBidIntent.keyword_id.in_(keyword_ids)
+                MarketingBidIntent.cycle_run_id == run_id, any_of(MarketingBidIntent.keyword_id, keyword_ids)
             )
         )
     )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
 from app.core.database import session_scope
+from app.models.base import any_of
 from app.models.marketing import OPEN_BID_INTENT_STATUSES, MarketingBidIntent, MarketplaceAccount
 from app.services.marketing.adapters.base import AdapterError, Keyword
 from app.services.marketing.alerts import AlertRequest, create_alert
@@ -92,7 +93,7 @@ def confirm_applied(run_id: int) -> dict[str, int]:
             ids = [iid for iid, _ in items]
             intents = {
                 i.id: i
-                for i in session.scalars(select(MarketingBidIntent).where(MarketingBidIntent.id.in_(ids)))
+                for i in session.scalars(select(MarketingBidIntent).where(any_of(MarketingBidIntent.id, ids)))
             }
             open_ones = [intents[iid] for iid, _ in items if intents[iid].status in OPEN_BID_INTENT_STATUSES]
             outcome = ApplyOutcome()
