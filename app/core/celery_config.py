@@ -286,6 +286,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "beat_schedule": beat_schedule(),
         "beat_cron_starting_deadline": 3600,
+        # One sending beat per broker, a heartbeat, last runs in Redis (app/core/beat_scheduler.py).
+        "beat_scheduler": "app.core.beat_scheduler:LockedScheduler",
+        "beat_max_loop_interval": settings.BEAT_TICK,
     }
 
 
@@ -326,6 +329,11 @@ def config_problems(app: Celery, settings: Settings) -> list[str]:
         problems.append(
             f"BID_CYCLE_LOCK_TTL ({settings.BID_CYCLE_LOCK_TTL} s) must stay below "
             f"VISIBILITY_TIMEOUT ({visibility} s)"
+        )
+    if settings.BEAT_TICK * 3 > settings.BEAT_LOCK_TTL:
+        problems.append(
+            f"BEAT_TICK ({settings.BEAT_TICK} s) must be at most a third of BEAT_LOCK_TTL "
+            f"({settings.BEAT_LOCK_TTL} s), or a live beat's lock can expire between two ticks"
         )
     limits = [("default", conf.task_soft_time_limit, conf.task_time_limit, 0)]
     for name, task in sorted(app.tasks.items()):
@@ -402,12 +410,12 @@ def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
     waiting = [entry.name for entry in PERIODIC_ENTRIES if entry not in scheduled_entries()]
     if waiting:
         logger.warning("not scheduled, their task modules are not in this build: %s", ", ".join(waiting))
-    from app.core.beat_lock import BeatAlreadyRunning, take_beat_lock
+    # The scheduler takes the beat lock on its first tick, or waits as a standby
+    # (app/core/beat_scheduler.py); without Redis it cannot do either, so stop here with the reason.
+    from app.core.redis import get_redis
 
     try:
-        take_beat_lock()
-    except BeatAlreadyRunning as error:
-        raise SystemExit(f"error: {error}") from None
+        get_redis().ping()
     except redis.RedisError as error:
         raise SystemExit(f"error: cannot reach Redis for the beat lock ({error}); check REDIS_URL") from None
 
