@@ -6,6 +6,7 @@ entries every PROBE_PERIOD seconds; BEAT_LOCK_TTL is short so a killed beat's lo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -83,7 +84,7 @@ def assert_once_per_slot(redis_client, entry: str) -> None:
     assert len(entry_slots) == len(set(entry_slots)), f"{entry} fired twice for one slot: {entry_slots}"
     # One sender: each slot is its previous run plus the period, so slots are a period apart;
     # a second sender's own slots would fall between them.
-    gaps = [later - earlier for earlier, later in zip(entry_slots, entry_slots[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(entry_slots)]
     assert all(gap >= timedelta(seconds=PERIOD) for gap in gaps), (
         f"{entry}: slots closer than the period: {gaps}"
     )
