@@ -20,6 +20,7 @@ from celery.schedules import crontab
 from kombu import Queue
 
 from app.core.config import ConfigError, Settings, get_settings
+from app.core.flower_guard import prepare_flower
 
 logger = logging.getLogger(__name__)
 
@@ -387,6 +388,9 @@ def check_config(app: Celery, settings: Settings | None = None) -> None:
 
 celery_app = create_app()
 app = celery_app  # `celery -A app.core.celery_config` finds either name
+
+# `celery -A app.core.celery_config flower` beyond loopback needs FLOWER_BASIC_AUTH (issue 10 item 6).
+prepare_flower(get_settings())
 
 
 def _refuse_to_start_on_inconsistent_limits() -> None:

@@ -14,7 +14,9 @@ from tests.support.worker import REPO_ROOT
 
 def test_importing_the_package_does_not_load_celery() -> None:
     probe = "import sys, app; print('celery' in sys.modules, 'app.core.celery_config' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
     assert result.stdout.split() == ["False", "False"]
 
 
