@@ -109,7 +109,11 @@ class LockedScheduler(Scheduler):
     def apply_async(
         self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
     ) -> Any:
-        if not self.lock.owned():
+        try:
+            owned = self.lock.owned()
+        except redis.RedisError:
+            owned = False
+        if not owned:
             # Lost during a stall (Redis outage, long send): the other beat sends this slot.
             self.holding = False
             logger.warning("beat: lost the beat lock; not sending %s", entry.name)
