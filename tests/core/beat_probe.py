@@ -1,20 +1,17 @@
 """A task that records which beat entry fired it and for which slot (`celery -A` target of
-test_beat_lock: the real Celery app with two short-period entries instead of the spec's schedule)."""
+test_beat_lock: the real Celery app with two short-period entries instead of the spec's schedule).
+Importing it replaces that app's schedule: the tests import tests/core/beat_probe_spec.py instead."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from typing import Any
 
 from app.core.beat_scheduler import SLOT_HEADER
 from app.core.celery_config import celery_app
 from app.core.redis import get_redis
-
-FIRES_KEY = "test:beat:fires"
-PERIOD = float(os.environ.get("PROBE_PERIOD", "3"))
-ENTRIES = ("probe-a", "probe-b")
+from tests.core.beat_probe_spec import ENTRIES, FIRES_KEY, PERIOD
 
 
 @celery_app.task(name="tests.core.beat_probe.record_fire", bind=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.core.beat_lock import BEAT_HEARTBEAT_KEY, BEAT_LAST_RUN_KEY, BEAT_LOCK_KEY, beat_holder
-from tests.core.beat_probe import ENTRIES, FIRES_KEY, PERIOD
+from tests.core.beat_probe_spec import ENTRIES, FIRES_KEY, PERIOD
 from tests.support.worker import REPO_ROOT
 
 pytestmark = pytest.mark.worker
