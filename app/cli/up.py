@@ -177,6 +177,8 @@ def child_environment(database_url: str) -> dict[str, str]:
     env["REDIS_URL"] = settings.redis_url
     env["DATA_DIR"] = str(settings.DATA_DIR)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if settings.FLOWER_BASIC_AUTH is not None:  # Flower reads it from its environment, not argv
+        env["FLOWER_BASIC_AUTH"] = settings.FLOWER_BASIC_AUTH.get_secret_value()
     return env
 
 

@@ -1,38 +1,45 @@
-"""One celery beat per broker (issue 17 item 2).
+"""One celery beat per broker (issue 17 item 2, issue 10 item 4): the lock and the heartbeat.
 
-Two beats on one broker send every periodic task twice — two bid cycles, two budget checks. Beat
-takes `marketing:lock:beat` when it starts (a token-checked redis-py Lock whose token names the
-holder's host and PID) and keeps extending it from a daemon thread; a second beat finds it held
-and stops with one line. A beat that dies without releasing it (SIGKILL, OOM) frees it when the
-TTL runs out. `adolf-marketing up` reads the same key to refuse starting a second system.
+Two beats on one broker send every periodic task twice — two bid cycles, two budget checks. The
+beat that holds `marketing:lock:beat` sends; any other beat is a standby that polls the key and
+takes it over when it frees. The value names the holder ("host pid N <random>"); the holder
+extends it on every scheduler tick (app.core.beat_scheduler), together with its heartbeat
+`marketing:beat:last_tick` (ISO-8601 UTC), in one round trip. A beat that dies without releasing
+the lock (SIGKILL, OOM) frees it when BEAT_LOCK_TTL runs out: that is the failover time
+(bench/beat_failover.py measures it against RedBeat and a PostgreSQL advisory lock).
+`adolf-marketing up` reads the same key to refuse starting a second system.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
 import os
-import signal
 import socket
-import threading
 import uuid
+from datetime import UTC, datetime
 
 import redis
-from redis.exceptions import LockNotOwnedError
-from redis.lock import Lock
 
 from app.core.redis import get_redis
 
-logger = logging.getLogger(__name__)
-
 BEAT_LOCK_KEY = "marketing:lock:beat"
-BEAT_LOCK_TTL = 60  # seconds: how long a dead beat blocks a new one
-BEAT_LOCK_REFRESH = 20  # seconds between extensions (three chances before the TTL runs out)
+BEAT_HEARTBEAT_KEY = "marketing:beat:last_tick"
+BEAT_LAST_RUN_KEY = "marketing:beat:last_run"  # hash: entry name -> ISO time of its last send
 
-
-class BeatAlreadyRunning(Exception):
-    """Another beat holds the lock; the message names it."""
+# Extend the lock and write the heartbeat only while this beat's token is the value.
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    redis.call('pexpire', KEYS[1], ARGV[2])
+    redis.call('set', KEYS[2], ARGV[3])
+    return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
 
 
 def beat_holder(client: redis.Redis | None = None) -> str | None:
@@ -44,40 +51,37 @@ def beat_holder(client: redis.Redis | None = None) -> str | None:
     return text.rsplit(" ", 1)[0]  # without the random part of the token
 
 
-def take_beat_lock(client: redis.Redis | None = None) -> Lock:
-    """Take the lock for this process and keep it until exit; BeatAlreadyRunning when held."""
-    client = client or get_redis()
-    lock = client.lock(BEAT_LOCK_KEY, timeout=BEAT_LOCK_TTL, blocking=False, thread_local=False)
-    token = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex}"
-    if not lock.acquire(token=token):
-        raise BeatAlreadyRunning(
-            f"another celery beat is running on this broker ({beat_holder(client) or 'just stopped'}); "
-            f"run exactly one beat — stop the other first (a killed beat's lock expires within "
-            f"{BEAT_LOCK_TTL} s)"
-        )
-    stop = threading.Event()
-    threading.Thread(target=_keep, args=(lock, token, stop), name="beat-lock", daemon=True).start()
-    atexit.register(_release, lock, stop)
-    return lock
+def beat_last_tick(client: redis.Redis | None = None) -> datetime | None:
+    """When the holding beat last ticked (None: no beat ever ran on this Redis)."""
+    value = (client or get_redis()).get(BEAT_HEARTBEAT_KEY)
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else str(value))
 
 
-def _keep(lock: Lock, token: str, stop: threading.Event) -> None:
-    while not stop.wait(BEAT_LOCK_REFRESH):
-        try:
-            lock.reacquire()
-        except LockNotOwnedError:
-            # Expired during a Redis outage: take it back unless another beat did meanwhile.
-            if not lock.acquire(token=token):
-                logger.error("another beat took %s; this beat stops", BEAT_LOCK_KEY)
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-        except redis.RedisError as error:
-            logger.warning(
-                "could not extend %s (%s); retrying in %d s", BEAT_LOCK_KEY, error, BEAT_LOCK_REFRESH
-            )
+class BeatLock:
+    """The lock of one beat process: `hold()` takes or extends it, `release()` gives it back."""
 
+    def __init__(self, client: redis.Redis, ttl: float) -> None:
+        self.client = client
+        self.ttl_ms = int(ttl * 1000)
+        self.token = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex}"
+        self._extend = client.register_script(_EXTEND)
+        self._release = client.register_script(_RELEASE)
 
-def _release(lock: Lock, stop: threading.Event) -> None:
-    stop.set()
-    with contextlib.suppress(redis.RedisError):
-        lock.release()
+    def hold(self) -> bool:
+        """True when this beat holds the lock now (taken or extended, heartbeat written)."""
+        now = datetime.now(UTC).isoformat()
+        if self._extend(keys=[BEAT_LOCK_KEY, BEAT_HEARTBEAT_KEY], args=[self.token, self.ttl_ms, now]):
+            return True
+        if self.client.set(BEAT_LOCK_KEY, self.token, nx=True, px=self.ttl_ms):
+            self.client.set(BEAT_HEARTBEAT_KEY, now)
+            return True
+        return False
+
+    def owned(self) -> bool:
+        value = self.client.get(BEAT_LOCK_KEY)
+        return value in (self.token, self.token.encode())
+
+    def release(self) -> None:
+        self._release(keys=[BEAT_LOCK_KEY], args=[self.token])

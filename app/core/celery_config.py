@@ -20,6 +20,7 @@ from celery.schedules import crontab
 from kombu import Queue
 
 from app.core.config import ConfigError, Settings, get_settings
+from app.core.flower_guard import prepare_flower
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +287,9 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "beat_schedule": beat_schedule(),
         "beat_cron_starting_deadline": 3600,
+        # One sending beat per broker, a heartbeat, last runs in Redis (app/core/beat_scheduler.py).
+        "beat_scheduler": "app.core.beat_scheduler:LockedScheduler",
+        "beat_max_loop_interval": settings.BEAT_TICK,
     }
 
 
@@ -326,6 +330,11 @@ def config_problems(app: Celery, settings: Settings) -> list[str]:
         problems.append(
             f"BID_CYCLE_LOCK_TTL ({settings.BID_CYCLE_LOCK_TTL} s) must stay below "
             f"VISIBILITY_TIMEOUT ({visibility} s)"
+        )
+    if settings.BEAT_TICK * 3 > settings.BEAT_LOCK_TTL:
+        problems.append(
+            f"BEAT_TICK ({settings.BEAT_TICK} s) must be at most a third of BEAT_LOCK_TTL "
+            f"({settings.BEAT_LOCK_TTL} s), or a live beat's lock can expire between two ticks"
         )
     limits = [("default", conf.task_soft_time_limit, conf.task_time_limit, 0)]
     for name, task in sorted(app.tasks.items()):
@@ -380,6 +389,9 @@ def check_config(app: Celery, settings: Settings | None = None) -> None:
 celery_app = create_app()
 app = celery_app  # `celery -A app.core.celery_config` finds either name
 
+# `celery -A app.core.celery_config flower` beyond loopback needs FLOWER_BASIC_AUTH (issue 10 item 6).
+prepare_flower(get_settings())
+
 
 def _refuse_to_start_on_inconsistent_limits() -> None:
     # Celery logs and swallows exceptions raised by signal receivers; SystemExit is not swallowed,
@@ -402,12 +414,12 @@ def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
     waiting = [entry.name for entry in PERIODIC_ENTRIES if entry not in scheduled_entries()]
     if waiting:
         logger.warning("not scheduled, their task modules are not in this build: %s", ", ".join(waiting))
-    from app.core.beat_lock import BeatAlreadyRunning, take_beat_lock
+    # The scheduler takes the beat lock on its first tick, or waits as a standby
+    # (app/core/beat_scheduler.py); without Redis it cannot do either, so stop here with the reason.
+    from app.core.redis import get_redis
 
     try:
-        take_beat_lock()
-    except BeatAlreadyRunning as error:
-        raise SystemExit(f"error: {error}") from None
+        get_redis().ping()
     except redis.RedisError as error:
         raise SystemExit(f"error: cannot reach Redis for the beat lock ({error}); check REDIS_URL") from None
 

@@ -240,7 +240,34 @@ class Settings(BaseSettings):
 
     # --- Monitoring -----------------------------------------------------------------------------
     FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")
+    FLOWER_BASIC_AUTH: SecretStr | None = Field(
+        default=None,
+        description='secret; "user:password" (comma-separated for several) that Flower asks for; '
+        "required when Flower listens beyond loopback (the spec's command listens on every address)",
+    )
+
+    # --- Beat (one scheduler per broker, app/core/beat_scheduler.py) -----------------------------
+    BEAT_LOCK_TTL: int = Field(
+        default=30,
+        ge=5,
+        description="seconds; a killed beat's lock expires after this, then a standby beat takes over",
+    )
+    BEAT_TICK: float = Field(
+        default=5.0,
+        gt=0,
+        description="seconds; longest sleep of beat between ticks (heartbeat, lock extension, standby poll)",
+    )
     LOG_LEVEL: str = Field(default="INFO", description="DEBUG|INFO|WARNING|ERROR")
+
+    @field_validator("FLOWER_BASIC_AUTH")
+    @classmethod
+    def _user_password_pairs(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not all(
+            user and password
+            for user, _, password in (pair.partition(":") for pair in value.get_secret_value().split(","))
+        ):
+            raise ValueError('must be "user:password" pairs, comma-separated, each with both parts')
+        return value
 
     @field_validator("LOG_LEVEL")
     @classmethod

@@ -16,7 +16,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.celery_config import celery_app
+from celery import Celery
+
+from app.core.celery_config import celery_app, celery_settings
+from app.core.config import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +51,9 @@ def start_worker(
     extra_env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
     node: str | None = None,
+    broker_url: str | None = None,
 ) -> WorkerProcess:
+    """A worker on the test broker, or on `broker_url` (e.g. RabbitMQ; results stay on Redis)."""
     node = node or f"test-{uuid.uuid4().hex[:8]}@localhost"
     log_path = tmp_path / f"{node.split('@')[0]}.log"
     argv = [
@@ -73,6 +78,10 @@ def start_worker(
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra_env or {})
+    control = celery_app
+    if broker_url:
+        env["BROKER_URL"] = broker_url
+        control = broker_app(broker_url)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True
@@ -82,7 +91,16 @@ def start_worker(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"worker exited with {process.returncode}:\n{worker.log()[-4000:]}")
-        if celery_app.control.ping(destination=[node], timeout=0.5):
+        if control.control.ping(destination=[node], timeout=0.5):
             return worker
     worker.stop()
     raise RuntimeError(f"worker did not come up in {ready_timeout} s:\n{worker.log()[-4000:]}")
+
+
+def broker_app(broker_url: str) -> Celery:
+    """The project's Celery settings on another broker, without becoming the current app (the
+    shared tasks of this process keep using the test broker)."""
+    settings = get_settings().model_copy(update={"BROKER_URL": broker_url})
+    app = Celery("adolf_marketing", broker=broker_url, backend=settings.redis_url, set_as_current=False)
+    app.conf.update(celery_settings(settings))
+    return app
