@@ -3,7 +3,6 @@ waiting the advertised time succeeds (virtual clock under `official`, short real
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
