@@ -5,7 +5,9 @@ finding 14: it existed twice, with different alert types and thresholds).
 - spent ≥ daily limit → pause the campaign (resumed the next Moscow day);
 - spent ≥ the warning share (spec: 80 %) → one warning per campaign per Moscow day;
 - beyond the spec: at the current spend rate, a campaign that would pass its limit before the next
-  check is paused (or only alerted, by setting) now, so overspend between checks stays bounded;
+  check is paused (or only alerted, by setting) now, so overspend between checks stays bounded.
+  The projection runs from when the spend was read, not from now: the campaign has gone on
+  spending for `data_age_s` seconds since (a loaded worker, a queue ahead of the check);
 - spend data older than `stale_after_s` (a failing stats collection) is not trusted as it is: the
   spend is estimated forward at the last known rate and the decision says the data is stale
   (issue 9 finding 7), so that a blind budget guard is both cautious and visible.
@@ -84,9 +86,11 @@ def decide_budget(state: BudgetState, mode: ProjectionMode = ProjectionMode.PAUS
         return BudgetDecision(BudgetAction.PAUSE, reason, stale=stale, estimated_spend=spent)
     projected = None
     if state.spend_rate is not None and state.spend_rate > 0 and mode is not ProjectionMode.OFF:
-        projected = int(spent + state.spend_rate * state.seconds_to_next_check)
+        # A stale spend was already estimated forward to now; a fresh one was read `age` ago.
+        since_read = 0.0 if stale or not state.data_age_s else max(0.0, state.data_age_s)
+        projected = int(spent + state.spend_rate * (since_read + state.seconds_to_next_check))
         if projected >= limit:
-            minutes = (limit - spent) / state.spend_rate / 60
+            minutes = max(0.0, (limit - spent) / state.spend_rate - since_read) / 60
             reason = (
                 f"spent {rub(spent)} of {rub(limit)}{note}; at {rub(int(state.spend_rate * 3600))}/h the "
                 f"limit is reached in {minutes:.0f} min, before the next check"

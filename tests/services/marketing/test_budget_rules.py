@@ -40,6 +40,18 @@ def test_pauses_ahead_when_the_rate_reaches_the_limit_before_the_next_check() ->
     assert decision.projected_spend == 95_000 + 15_000
 
 
+def test_the_projection_counts_the_spend_since_the_data_was_read() -> None:
+    # 160 ₽ left at 10 ₽/min last 16 min from the reading — but a reading 2 min old leaves 14 min
+    # from now, and the next check is 15 min from now.
+    fresh = BudgetState(84_000, 100_000, 1000 / 60, 900, False, data_age_s=0)
+    assert decide_budget(fresh).action is BudgetAction.WARN
+    late = BudgetState(84_000, 100_000, 1000 / 60, 900, False, data_age_s=120)
+    decision = decide_budget(late)
+    assert decision.action is BudgetAction.PAUSE_AHEAD
+    assert "reached in 14 min" in decision.reason
+    assert decision.projected_spend == 84_000 + 17_000
+
+
 def test_projection_alert_mode_alerts_once_instead_of_pausing() -> None:
     assert (
         decide_budget(state(95_000, rate=1000 / 60), ProjectionMode.ALERT).action is BudgetAction.ALERT_AHEAD
