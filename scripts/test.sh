@@ -12,4 +12,6 @@ python -m pip install --quiet -e '.[test]'
 ruff check .
 ruff format --check .
 mypy
-python -m pytest "$@"
+# Two xdist workers (TEST_WORKERS; 0 runs in this process): the long end-to-end tests overlap the
+# rest. Tests that run `up` share one worker (xdist_group "up"): they pick the demo ports.
+python -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@"

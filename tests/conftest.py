@@ -6,6 +6,11 @@ services); otherwise the session starts the embedded ones in a temporary folder.
 module is imported, `pytest_configure` builds one database by running the migrations and points
 DATABASE_URL / REDIS_URL / DATA_DIR / SECRET_KEY of this process (and of the worker subprocesses
 the tests start) at the test services.
+
+Under pytest-xdist (`-n 2`, as scripts/test.sh runs) each worker is a session of its own: its own
+database, and its own Redis database — TEST_REDIS_URL's number plus 1 + the worker's index, modulo
+16 (db 15 → 0 and 1 for gw0 and gw1) — or its own embedded servers. The controller runs no test and
+sets nothing up.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -45,8 +51,31 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def xdist_worker_index(config: pytest.Config) -> int | None:
+    """0 for xdist's gw0, 1 for gw1...; None when the tests run in this process alone."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else int(str(workerinput["workerid"]).removeprefix("gw"))
+
+
+def is_xdist_controller(config: pytest.Config) -> bool:
+    return xdist_worker_index(config) is None and bool(getattr(config.option, "numprocesses", None))
+
+
+def redis_url_of_worker(url: str, index: int | None) -> str:
+    """Each xdist worker flushes its Redis database between tests: give each one its own."""
+    if index is None:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme == "unix":  # unix:///path/redis.sock?db=N
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str((int(query.get("db", 0)) + 1 + index) % 16)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base + 1 + index) % 16}"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    if is_xdist_controller(config):
         return
     root = Path(tempfile.mkdtemp(prefix="adolf-test-"))
     _state["root"] = root
@@ -54,7 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
     admin = to_sqlalchemy_url(admin) if admin else EmbeddedPostgres(root / "pg", database="postgres").start()
     _state["admin"] = admin
     redis_url = os.environ.get("TEST_REDIS_URL")
-    if not redis_url:
+    if redis_url:
+        redis_url = redis_url_of_worker(redis_url, xdist_worker_index(config))
+    else:
         server = EmbeddedRedis(root / "redis")
         server.start()
         _state["redis_server"] = server

@@ -11,6 +11,9 @@ from app.cli.instance import node_name, take_up_lock
 from app.core.beat_lock import BEAT_LOCK_KEY
 from tests.support.cli import assert_one_line_error, cli
 
+# Runs `up`, which takes the demo ports when free: one such test at a time (scripts/test.sh).
+pytestmark = pytest.mark.xdist_group("up")
+
 
 def up(data_dir: Path, **env: str):
     result = cli("up", "--no-sandbox", env={"DATA_DIR": str(data_dir), **env}, timeout=90)

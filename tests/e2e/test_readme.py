@@ -26,7 +26,8 @@ from tests.support.up_process import (
     zero_config_env,
 )
 
-pytestmark = pytest.mark.worker
+# Runs `up`, which takes the demo ports when free: one such test at a time (scripts/test.sh).
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("up")]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BIN = Path(sys.executable).parent

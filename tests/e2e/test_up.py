@@ -22,7 +22,8 @@ from tests.support.up_process import (
     zero_config_env,
 )
 
-pytestmark = pytest.mark.worker
+# Runs `up`, which takes the demo ports when free: one such test at a time (scripts/test.sh).
+pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("up")]
 
 
 def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
