@@ -44,6 +44,8 @@ def metrics_command(
     if not 0 < port < 65536:
         raise UserError(f"--port {port} is not a TCP port; use 1-65535")
     logging.basicConfig(level=settings.LOG_LEVEL, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("httpx", "httpcore"):  # every scrape reads the demo clock: no line each (issue 17 item 9)
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         server, thread = start_http_server(port, addr=address, registry=build_registry())
     except OSError as error:

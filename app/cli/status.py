@@ -49,8 +49,12 @@ def cron_text(schedule: crontab) -> str:
 
 def check_points() -> tuple[Figures, list[CheckPoint]]:
     settings = get_settings()
+    clock_url = demo_clock_url()
+    # The cycle and the stats are stamped with the clock the system follows (issue 17 item 7).
+    now = followed_time(clock_url) if clock_url else None
+    queues = tuple(name for name, _ in QUEUES)
     with session_scope() as session:
-        figures = gather(session, get_redis(), celery_app, tuple(name for name, _ in QUEUES), settings)
+        figures = gather(session, get_redis(), celery_app, queues, settings, now)
     return figures, evaluate(figures, settings)
 
 
