@@ -270,6 +270,14 @@ class Settings(BaseSettings):
         gt=1,
         description="an open breach alerts again when its figure grows by this factor since its last alert",
     )
+    MONITOR_WATCHDOG_S: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "seconds; how often each marketing_high worker checks that check_metrics ran in the last "
+            "10 min and sends it itself if not (a dead beat is still noticed); 0 = off"
+        ),
+    )
     STATUS_QUEUE_LENGTH: int = Field(
         default=50,
         gt=0,

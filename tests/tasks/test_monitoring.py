@@ -4,6 +4,7 @@ back; `marketing:workers` (spec 7.4.3) follows the workers online."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from app.models.marketing import MarketingAlert, MarketingCycleRun, MarketplaceA
 from app.services.marketing.api_calls import record_calls_sync
 from app.services.marketing.monitoring import (
     BEAT_TICK_KEY,
+    LAST_CHECK_KEY,
     PRIORITY_SEP,
     STATE_KEY,
     WORKERS_KEY,
@@ -181,3 +183,17 @@ def test_a_breach_that_worsens_alerts_again(clean_db, redis_client, worker_facto
     cycle_run(minutes=12)
     assert check(redis_client)["raised"] == ["bid_cycle_duration"]
     assert alert_types() == Counter({"bid_cycle_duration": 2})
+
+
+def test_without_beat_a_worker_sends_the_check_and_the_beat_alert_goes_out(
+    clean_db, redis_client, worker_factory
+) -> None:
+    # No beat: nothing ever sent check_metrics, and there is no heartbeat.
+    worker = worker_factory(queues="marketing_high", extra_env={"MONITOR_WATCHDOG_S": "1"})
+    deadline = time.monotonic() + 120
+    while not alert_types()["beat_heartbeat"]:
+        assert time.monotonic() < deadline, worker.log()[-3000:]
+        time.sleep(0.5)
+    assert "no check_metrics in 10 min (is beat running?); sending one" in worker.log()
+    assert 0 < redis_client.ttl(LAST_CHECK_KEY) <= 600
+    assert alert_types()["beat_heartbeat"] == 1

@@ -18,6 +18,10 @@
    transaction; the open breaches are kept in Redis (`marketing:monitor:breaches`) only after it
    committed, so a failed run re-decides instead of losing an alert. A Redis lock keeps two runs
    from deciding at once. `marketing:workers` (spec 7.4.3) is written by every run.
+5. **Without beat**: beat sends `check_metrics`, so a dead beat would silence the very check that
+   notices it. Every marketing_high worker therefore looks every `MONITOR_WATCHDOG_S` whether a
+   check ran in the last two periods (`marketing:monitor:last_check`) and, if none did, the first
+   to claim it sends one (`claim_overdue_check`) — a dead beat is alerted within about 15 minutes.
 
 Beat's heartbeat is an ISO-8601 UTC time of the machine's clock (beat ticks by it), so its age is
 measured against the machine's clock, not the demo sandbox's; the others use `now_utc()` like the
@@ -49,6 +53,8 @@ BEAT_TICK_KEY = "marketing:beat:last_tick"  # written by beat every tick (issue 
 WORKERS_KEY = "marketing:workers"  # spec 7.4.3: active worker processes per queue
 STATE_KEY = "marketing:monitor:breaches"
 LOCK_KEY = "marketing:lock:check_metrics"
+# Set by every run for two periods; while it lives, the workers' watchdog sends nothing.
+LAST_CHECK_KEY = "marketing:monitor:last_check"
 # kombu's Redis transport keeps priority p > 0 of queue q in the list q + SEP + str(p).
 PRIORITY_SEP = "\x06\x16"
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
@@ -470,6 +476,12 @@ def publish_workers(client: redis.Redis, processes: Mapping[str, int], now: date
     pipe.execute()
 
 
+def claim_overdue_check(client: redis.Redis) -> bool:
+    """True for the one caller that finds no check in the last two periods (beat is not sending
+    them): it sends one, and the next claim is possible two periods later."""
+    return bool(client.set(LAST_CHECK_KEY, datetime.now(UTC).isoformat(), nx=True, ex=2 * CHECK_PERIOD_S))
+
+
 # --- 4. Act -------------------------------------------------------------------------------------
 
 
@@ -519,6 +531,7 @@ def run_check(
     """Measure, evaluate, decide, alert; `session_factory()` is a context manager of one
     transaction (app.core.database.session_scope)."""
     limits = Thresholds.from_settings(settings or get_settings())
+    client.set(LAST_CHECK_KEY, datetime.now(UTC).isoformat(), ex=2 * CHECK_PERIOD_S)
     lock = acquire_lock(LOCK_KEY, timeout=CHECK_PERIOD_S)
     if lock is None:
         return CheckResult([], [], [], {}, skipped=True)
