@@ -399,11 +399,17 @@ def queue_length(client: redis.Redis, queue: str, steps: tuple[int, ...] = DEFAU
 def queue_lengths(app: Any, client: redis.Redis, queues: tuple[str, ...]) -> dict[str, int]:
     """Waiting messages per queue, on whichever broker the app uses."""
     options = app.conf.broker_transport_options or {}
-    url = str(app.conf.broker_url or "")
-    if url.startswith(("redis://", "rediss://", "unix://")) or not url:
+    settings = get_settings()
+    url = settings.broker_url
+    if (
+        url.startswith(("redis://", "rediss://", "unix://"))
+        and options.get("sep", PRIORITY_SEP) == PRIORITY_SEP
+    ):
         steps = tuple(options.get("priority_steps", DEFAULT_PRIORITY_STEPS))
-        if options.get("sep", PRIORITY_SEP) == PRIORITY_SEP:
-            return {q: queue_length(client, q, steps) for q in queues}
+        if url != settings.redis_url:  # a broker Redis of its own (BROKER_URL)
+            with redis.Redis.from_url(url) as broker:
+                return {q: queue_length(broker, q, steps) for q in queues}
+        return {q: queue_length(client, q, steps) for q in queues}
     lengths: dict[str, int] = {}
     with app.connection_for_read() as connection:  # AMQP: the broker counts for us
         channel = connection.default_channel
