@@ -86,7 +86,13 @@ def status_command(
     console = Console(width=None if sys.stdout.isatty() else 160)
     console.print("Check points (spec Appendix A)", style="bold")
     for point in points:
-        console.print(point_line(point), style=None if point.ok else "red", soft_wrap=True, highlight=False)
+        console.print(
+            point_line(point),  # figures are data (worker names, errors), never rich markup
+            style=None if point.ok else "red",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
     workers = figures.workers
     lengths = figures.queue_lengths
     queues = Table(title="Queues")
