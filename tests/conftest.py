@@ -99,6 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "REDIS_URL": redis_url,
             "DATA_DIR": str(root / "data"),
             "SECRET_KEY": Fernet.generate_key().decode(),
+            # The workers' own check_metrics when beat has not sent one (issue 10) would add system
+            # alerts to every worker test that outlives it; tests/tasks/test_monitoring.py turns it on.
+            "MONITOR_WATCHDOG_S": "0",
         }
     )
     os.environ.pop("BROKER_URL", None)

@@ -18,6 +18,7 @@ def build_cli() -> typer.Typer:
     from app.cli.campaigns import campaigns_app
     from app.cli.freeze import freeze_command, unfreeze_command
     from app.cli.history import history_command, rollback_command
+    from app.cli.metrics import metrics_command
     from app.cli.recommendations import recommendations_app
     from app.cli.report import report_command
     from app.cli.secret_key import secret_key_command
@@ -75,6 +76,7 @@ def build_cli() -> typer.Typer:
         freeze_command
     )
     cli.command("unfreeze", help="Lift a freeze.")(unfreeze_command)
+    cli.command("metrics", help="Serve the Prometheus metrics on loopback (up starts it).")(metrics_command)
     cli.command("telegram-bot", help="Answer the rollback buttons of Telegram alerts (up starts it).")(
         telegram_bot_command
     )

@@ -1,4 +1,7 @@
-"""`adolf-marketing status`: workers online per queue, queue lengths, last run of each periodic task."""
+"""`adolf-marketing status`: spec Appendix A's check points with ✓/✗ and the figure behind each
+(app/services/marketing/checkpoints.py), then workers per queue, queue lengths, the last run of
+each periodic task, the last bid cycle. Exit code 1 when a check point fails (cron, container
+health checks); `--json` prints the check points and figures as one JSON document."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 import sys
 from typing import Any
 
+import typer
 from celery.schedules import crontab
 from rich.console import Console
 from rich.table import Table
@@ -21,23 +25,8 @@ from app.core.database import session_scope
 from app.core.redis import get_redis
 from app.models.marketing import MarketingBidHistory, MarketingCampaign, MarketingKeyword
 from app.services.marketing.bid_cycle.coordinator import METRICS_KEY
+from app.services.marketing.checkpoints import CheckPoint, Figures, evaluate, gather
 from app.tasks.base import LAST_RUN_KEY, run_key
-
-
-def workers_by_queue(timeout: float = 2.0) -> dict[str, list[str]]:
-    replies: dict[str, list[dict[str, Any]]] = (
-        celery_app.control.inspect(timeout=timeout).active_queues() or {}
-    )
-    by_queue: dict[str, list[str]] = {name: [] for name, _ in QUEUES}
-    for worker, queues in sorted(replies.items()):
-        for queue in queues:
-            by_queue.setdefault(queue["name"], []).append(worker)
-    return by_queue
-
-
-def queue_lengths() -> dict[str, int]:
-    client = get_redis()
-    return {name: int(client.llen(name)) for name, _ in QUEUES}
 
 
 def last_runs() -> dict[str, dict[str, Any]]:
@@ -58,12 +47,54 @@ def cron_text(schedule: crontab) -> str:
     )
 
 
-def status_command() -> None:
+def check_points() -> tuple[Figures, list[CheckPoint]]:
+    settings = get_settings()
+    clock_url = demo_clock_url()
+    # The cycle and the stats are stamped with the clock the system follows (issue 17 item 7).
+    now = followed_time(clock_url) if clock_url else None
+    queues = tuple(name for name, _ in QUEUES)
+    with session_scope() as session:
+        figures = gather(session, get_redis(), celery_app, queues, settings, now)
+    return figures, evaluate(figures, settings)
+
+
+def point_line(point: CheckPoint) -> str:
+    """One line per point, `✓ id  criterion: figure` — scripts match `^✗ (\\S+)`."""
+    return f"{'✓' if point.ok else '✗'} {point.id:<26} {point.criterion}: {point.figure}"
+
+
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the check points and figures as JSON."),
+) -> None:
     require_running_system()
+    figures, points = check_points()
+    failed = [p.id for p in points if not p.ok]
+    if as_json:
+        document = {
+            "ok": not failed,
+            "failed": failed,
+            "checks": [p.as_dict() for p in points],
+            "workers": figures.workers,
+            "processes": figures.processes,
+            "queue_lengths": figures.queue_lengths,
+        }
+        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+        if failed:
+            raise typer.Exit(1)
+        return
     # Piped output (scripts, logs) gets full names instead of an 80-column squeeze.
     console = Console(width=None if sys.stdout.isatty() else 160)
-    workers = workers_by_queue()
-    lengths = queue_lengths()
+    console.print("Check points (spec Appendix A)", style="bold")
+    for point in points:
+        console.print(
+            point_line(point),  # figures are data (worker names, errors), never rich markup
+            style=None if point.ok else "red",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
+    workers = figures.workers
+    lengths = figures.queue_lengths
     queues = Table(title="Queues")
     for column in ("queue", "workers online", "waiting tasks"):
         queues.add_column(column)
@@ -94,6 +125,9 @@ def status_command() -> None:
     print_freezes(console)
     if clock_url:
         console.print(clock_note(clock_url), soft_wrap=True)
+    if failed:
+        console.print(f"{len(failed)} check points failed: {', '.join(failed)}", style="red", soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def demo_clock_url() -> str | None:

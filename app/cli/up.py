@@ -1,4 +1,5 @@
-"""`adolf-marketing up`: beat, the three workers of spec 7.5.1 and Flower as child processes.
+"""`adolf-marketing up`: beat, the three workers of spec 7.5.1, Flower and the Prometheus exporter
+(`adolf-marketing metrics`) as child processes.
 
 Before any child starts (issue 17 items 2, 3): one `up` per data folder (a lock file) and, against
 configured services, per broker (beat's lock, the workers' node names); Redis, the broker and
@@ -52,7 +53,7 @@ def celery_argv(*args: str) -> list[str]:
 
 
 def process_plan(data_dir: Path, flower_port: int, loglevel: str) -> list[Child]:
-    """Spec 7.5.1: beat; workers high (2), default (2), low (1); Flower on its port."""
+    """Spec 7.5.1: beat; workers high (2), default (2), low (1); Flower on its port; the exporter."""
     level = f"--loglevel={loglevel.lower()}"
     workers = [
         Child(
@@ -65,7 +66,9 @@ def process_plan(data_dir: Path, flower_port: int, loglevel: str) -> list[Child]
     ]
     beat = Child("beat", celery_argv("beat", level, f"--schedule={data_dir / 'celerybeat-schedule'}"))
     flower = Child("flower", celery_argv("flower", f"--port={flower_port}", "--address=127.0.0.1"))
-    return [beat, *workers, flower]
+    # Issue 10 item 3: one exporter process (METRICS_PORT, METRICS_ADDRESS), not one per worker.
+    metrics = Child("metrics", [sys.executable, "-m", "app.cli", "metrics"])
+    return [beat, *workers, flower, metrics]
 
 
 def _pump(child: Child, colour: str, lock: threading.Lock) -> None:
@@ -214,7 +217,11 @@ def up_command(
         mode = (
             "embedded services in " + str(settings.DATA_DIR) if settings.embedded else "configured services"
         )
-        parts = "beat, 3 workers, Flower and the Telegram bot" if bot else "beat, 3 workers and Flower"
+        parts = (
+            "beat, 3 workers, Flower, metrics and the Telegram bot"
+            if bot
+            else "beat, 3 workers, Flower and metrics"
+        )
         print(f"adolf-marketing: starting {parts} on {mode}", flush=True)
         start(system, env)
         children.extend(system)

@@ -52,11 +52,16 @@ def beat_holder(client: redis.Redis | None = None) -> str | None:
 
 
 def beat_last_tick(client: redis.Redis | None = None) -> datetime | None:
-    """When the holding beat last ticked (None: no beat ever ran on this Redis)."""
+    """When the holding beat last ticked, in UTC (None: no beat ever ran on this Redis, or the key
+    holds no timestamp)."""
     value = (client or get_redis()).get(BEAT_HEARTBEAT_KEY)
-    if value is None:
+    if not value:
         return None
-    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else str(value))
+    try:
+        stamp = datetime.fromisoformat(value.decode() if isinstance(value, bytes) else str(value))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 class BeatLock:

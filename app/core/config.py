@@ -238,6 +238,61 @@ class Settings(BaseSettings):
         "sandbox's /_sandbox/clock in the demo and tests; never set against real marketplaces",
     )
 
+    # --- Alert thresholds of spec 7.4.2 (check_metrics, every 5 minutes; docs/operations.md) -----
+    ALERT_BID_CYCLE_DURATION_S: int = Field(
+        default=300, gt=0, description="seconds; a bid cycle longer than this alerts (spec: > 5 min)"
+    )
+    ALERT_BID_CYCLE_ERRORS: int = Field(
+        default=0, ge=0, description="errors; a bid cycle with more errors than this alerts (spec: > 0)"
+    )
+    ALERT_STATS_LAG_MINUTES: int = Field(
+        default=20,
+        gt=0,
+        description="minutes since an active account's last successful stats collection (spec: > 20)",
+    )
+    ALERT_API_ERRORS_PERCENT: float = Field(
+        default=5.0, gt=0, le=100, description="percent of a marketplace's API calls failing (spec: > 5 %)"
+    )
+    ALERT_API_ERRORS_WINDOW_MINUTES: int = Field(
+        default=15, gt=0, le=120, description="minutes; the window api_errors_rate is measured over"
+    )
+    ALERT_API_ERRORS_MIN_CALLS: int = Field(
+        default=20, ge=1, description="calls; fewer API calls in the window are too few to judge a rate"
+    )
+    ALERT_QUEUE_LENGTH: int = Field(
+        default=100, gt=0, description="messages waiting in one queue, priorities included (spec: > 100)"
+    )
+    ALERT_BEAT_SILENT_MINUTES: int = Field(
+        default=5, gt=0, description="minutes since beat's last tick (marketing:beat:last_tick) that alert"
+    )
+    ALERT_WORSE_FACTOR: float = Field(
+        default=1.5,
+        gt=1,
+        description="an open breach alerts again when its figure grows by this factor since its last alert",
+    )
+    MONITOR_WATCHDOG_S: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "seconds; how often each marketing_high worker checks that check_metrics ran in the last "
+            "10 min and sends it itself if not (a dead beat is still noticed); 0 = off"
+        ),
+    )
+    STATUS_QUEUE_LENGTH: int = Field(
+        default=50,
+        gt=0,
+        description="messages; `status` fails a queue at this length (spec Appendix A: < 50)",
+    )
+    METRICS_PORT: int = Field(
+        default=9808,
+        gt=0,
+        lt=65536,
+        description="TCP port of the Prometheus exporter (`adolf-marketing metrics`)",
+    )
+    METRICS_ADDRESS: str = Field(
+        default="127.0.0.1", description="address the Prometheus exporter listens on (loopback by default)"
+    )
+
     # --- Monitoring -----------------------------------------------------------------------------
     FLOWER_PORT: int = Field(default=5555, gt=0, lt=65536, description="TCP port of Flower")
     FLOWER_BASIC_AUTH: SecretStr | None = Field(

@@ -1,5 +1,7 @@
 """`adolf-marketing status` through the real CLI: refused bids show in the cycle line (issue 17
-item 1); times say when they are the demo sandbox's simulated clock (item 7); no warning line."""
+item 1); times say when they are the demo sandbox's simulated clock (item 7); no warning line.
+Here nothing runs (no worker, beat or Flower), so its Appendix A check points fail and it exits 1
+(issue 10 item 5; tests/cli/test_status_checks.py has them passing)."""
 
 from __future__ import annotations
 
@@ -40,8 +42,9 @@ def cycle_line(stdout: str) -> str:
 def test_refused_bids_show_in_the_cycle_line(redis_client) -> None:
     publish_metrics(summary(wb=(8, 0, 0), ozon=(0, 20, 0), ym=(5, 0, 1)))
     result = cli("status")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     assert result.stderr == ""
+    assert "✗ workers:marketing_high" in result.stdout
     assert cycle_line(result.stdout) == (
         "Last bid cycle (run 7): completed with 20 refused bids and 1 bids of unknown outcome, "
         "started 2026-12-01T10:07:00+00:00, finished 2026-12-01T10:07:09+00:00; campaigns 3, keywords 30, "
@@ -65,7 +68,7 @@ def test_times_are_labelled_with_the_demo_sandbox_clock(
         result = cli("status", env=env)
     finally:
         lock.release()
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1 and result.stderr == "", result.stderr
     assert "last run (UTC, sandbox clock)" in result.stdout
     simulated = sandbox_system.now().strftime("%Y-%m-%d")
     assert f"Times follow the demo sandbox's simulated clock (now {simulated}" in result.stdout

@@ -121,6 +121,14 @@ ADDED_BEAT = {
         [],
         "marketing_high",
     ),
+    # Issue 10 item 1: the spec 7.4.2 metrics against their thresholds, between the 5-minute slots
+    # of check_api_health.
+    "marketing-check-metrics": (
+        "app.tasks.marketing.health.check_metrics",
+        crontab(minute="1,6,11,16,21,26,31,36,41,46,51,56"),
+        [],
+        "marketing_high",
+    ),
 }
 
 SPEC_ROUTES = {

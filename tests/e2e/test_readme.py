@@ -19,6 +19,7 @@ import pytest
 from app.cli.up import process_plan
 from app.core.embedded import EmbeddedRedis
 from tests.support.up_process import (
+    failed_points,
     free_port,
     processes_using,
     wait_for_completed_cycle,
@@ -94,7 +95,11 @@ def test_every_readme_command_works_against_up_and_sigkill_leaves_no_child(tmp_p
                 argv_of(line), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
             )
             print(f"$ {line}\n{result.stdout[-600:]}{result.stderr}")
-            assert result.returncode == 0, f"{line}\n{result.stdout[-2000:]}\n{result.stderr}"
+            if line.startswith("adolf-marketing status"):  # Appendix A: exit 1 when a point fails
+                assert failed_points(result.stdout) == set(), f"{line}\n{result.stdout[-3000:]}"
+                assert result.returncode == 0, result.stdout[-3000:]
+            else:
+                assert result.returncode == 0, f"{line}\n{result.stdout[-2000:]}\n{result.stderr}"
             if line.startswith("adolf-marketing"):
                 assert result.stderr == "", line  # no warning, no shutdown noise
             else:

@@ -1,8 +1,11 @@
 """`adolf-marketing up` on the zero-config default: embedded PostgreSQL and Redis, beat, three
-workers and Flower within a minute; Ctrl-C leaves no process behind (issue 2 "Done when")."""
+workers, Flower and the exporter within a minute; Ctrl-C leaves no process behind (issue 2 "Done
+when"); `status --json` reports every Appendix A check point and a stopped worker fails its own
+(issue 10 item 5)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -17,6 +20,7 @@ from tests.support.up_process import (
     demo_ports,
     free_port,
     processes_using,
+    up_child,
     wait_for_completed_cycle,
     wait_for_workers,
     zero_config_env,
@@ -24,6 +28,31 @@ from tests.support.up_process import (
 
 # Runs `up`, which takes the demo ports when free: one such test at a time (scripts/test.sh).
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("up")]
+
+APPENDIX_A = {
+    "beat",
+    "workers:marketing_high",
+    "workers:marketing_default",
+    "workers:marketing_low",
+    "bid_cycle",
+    "stats",
+    "alerts",
+    "flower",
+    "queues",
+}
+
+
+def status_points(env: dict[str, str]) -> tuple[dict[str, dict[str, object]], int]:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stderr == "", result.stderr
+    document = json.loads(result.stdout)
+    return {point["id"]: point for point in document["checks"]}, result.returncode
 
 
 def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
@@ -54,7 +83,7 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         status = subprocess.run(
             [sys.executable, "-m", "app.cli", "status"], env=env, capture_output=True, text=True, timeout=60
         )
-        assert status.returncode == 0, status.stderr
+        assert status.stderr == "" and "Check points (spec Appendix A)" in status.stdout, status.stderr
         assert "high@" in status.stdout and "default@" in status.stdout and "low@" in status.stdout
         assert "marketing-run-bid-cycle" in status.stdout
         assert processes_using(data_dir), "expected embedded services and children to be running"
@@ -65,6 +94,23 @@ def test_up_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         updated, refused = bids_by_marketplace(cycle)
         assert set(updated) == {"wb", "ozon", "ym"} and min(updated.values()) > 0, cycle
         assert set(refused.values()) == {0}, cycle
+        # Issue 10 item 5: every Appendix A point, passing under a healthy up; the exporter answers.
+        points, code = status_points(env)
+        assert set(points) == APPENDIX_A, points
+        failed = {name for name, point in points.items() if not point["ok"]}
+        assert failed == set() and code == 0, points
+        metrics = httpx.get(f"http://127.0.0.1:{env['METRICS_PORT']}/metrics", timeout=30).text
+        assert 'celery_active_worker_count{queue_name="marketing_low"} 1.0' in metrics
+        # A stopped worker (SIGSTOP: up still sees it alive) fails its point and the exit code.
+        low = up_child(up.pid, "--queues=marketing_low")
+        low.suspend()
+        try:
+            points, code = status_points(env)
+        finally:
+            low.resume()
+        assert not points["workers:marketing_low"]["ok"], points
+        assert points["workers:marketing_high"]["ok"] and points["workers:marketing_default"]["ok"]
+        assert code == 1
         # Issue 17 item 2: a second `up` is refused in one line and starts nothing.
         second = subprocess.run(
             [sys.executable, "-m", "app.cli", "up"], env=env, capture_output=True, text=True, timeout=60

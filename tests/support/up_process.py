@@ -26,7 +26,14 @@ def zero_config_env(data_dir: Path, flower_port: int) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY"}
     }
-    env.update({"DATA_DIR": str(data_dir), "FLOWER_PORT": str(flower_port), "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "FLOWER_PORT": str(flower_port),
+            "METRICS_PORT": str(free_port()),  # the exporter `up` starts (issue 10 item 3)
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -90,3 +97,17 @@ def bids_by_marketplace(cycle_line: str) -> tuple[dict[str, int], dict[str, int]
         name, counts = part.split()
         updated[name], refused[name], _ = (int(n) for n in counts.split("/"))
     return updated, refused
+
+
+def failed_points(status_stdout: str) -> set[str]:
+    """The ids of the ✗ lines of `adolf-marketing status`."""
+    return {m.group(1) for m in re.finditer(r"^✗ (\S+)", status_stdout, re.MULTILINE)}
+
+
+def up_child(up_pid: int, fragment: str) -> psutil.Process:
+    """The child of `up` whose command line contains `fragment` (a worker's main process, not its
+    pool children, which are that process's children)."""
+    for child in psutil.Process(up_pid).children():
+        if fragment in " ".join(child.cmdline()):
+            return child
+    raise AssertionError(f"no child of up with {fragment!r}")

@@ -32,6 +32,7 @@ from app.services.marketing.adapters.base import (
 )
 from app.services.marketing.adapters.limits import RateLimit, find_operation
 from app.services.marketing.adapters.pacing import PacingTimeout, RedisRateLimiter, RedisSemaphore
+from app.services.marketing.api_calls import record_call
 
 logger = logging.getLogger(__name__)
 
@@ -147,14 +148,17 @@ class HttpTransport:
             try:
                 response = await self._send_once(method, path, params, json_body)
             except (httpx.TimeoutException, httpx.TransportError) as error:
+                await self._count(failed=True)
                 failure: Exception = TransientError(self.marketplace, operation, _describe_transport(error))
                 server_wait = None
             except PacingTimeout as error:
                 raise RateLimitedError(self.marketplace, operation, str(error), None, error.wait) from None
             else:
                 status = response.status_code
+                usable = status < 300 and (not expect_json or _is_json(response))
+                await self._count(failed=not usable)
                 if status < 300:
-                    if expect_json and not _is_json(response):
+                    if not usable:
                         failure, server_wait = (
                             TransientError(
                                 self.marketplace, operation, "malformed JSON in a 2xx reply", status
@@ -201,6 +205,11 @@ class HttpTransport:
                 delay,
             )
             await self.sleep(delay)
+
+    async def _count(self, failed: bool) -> None:
+        """Spec 7.4.2 api_errors_rate: every attempt counted per marketplace (api_calls.py)."""
+        if self.pacing.limiter is not None:
+            await record_call(self.pacing.limiter.client, self.marketplace, failed)
 
     def _backoff(self, attempt: int, server_wait: float | None) -> float:
         if server_wait is not None:

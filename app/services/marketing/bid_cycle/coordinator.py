@@ -20,7 +20,6 @@ from app.core.database import session_scope
 from app.core.redis import acquire_lock, get_redis, lock_token, release_lock_token
 from app.models.marketing import MarketingCycleRun
 from app.services.marketing.adapters.rules import rules_for
-from app.services.marketing.alerts import AlertRequest, create_alert
 from app.services.marketing.bid_apply import start_cycle_run
 from app.services.marketing.runtime import active_accounts
 
@@ -113,19 +112,8 @@ def finish_cycle(run_id: int, lock: str | None, results: Sequence[dict[str, Any]
             "unreached_campaigns": unreached,
             "accounts": results,
         }
-        if totals["errors"]:
-            create_alert(
-                session,
-                AlertRequest(
-                    "bid_cycle_errors",
-                    "warning",
-                    "Bid cycle finished with errors",
-                    f"run {run_id}: {totals['errors']} errors; see marketing_cycle_runs",
-                    details={"run_id": run_id},
-                    dedup=True,
-                    level=totals["errors"],
-                ),
-            )
+        # Errors alert from the monitor (check_metrics, spec 7.4.2 `bid_cycle_errors`), which
+        # also says when a later cycle is clean again — one alert per breach, not one per run.
     summary = {
         "run_id": run_id,
         "status": status,
