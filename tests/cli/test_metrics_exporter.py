@@ -15,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.core.beat_lock import BEAT_HEARTBEAT_KEY
 from app.core.clock import moscow_today, now_utc
 from app.core.database import session_scope
 from app.core.secrets import encrypt_credentials
@@ -27,7 +28,7 @@ from app.models.marketing import (
     MarketplaceAccount,
 )
 from app.services.marketing.api_calls import record_calls_sync
-from app.services.marketing.monitoring import BEAT_TICK_KEY, PRIORITY_SEP
+from app.services.marketing.monitoring import PRIORITY_SEP
 from tests.support.cli import cli
 from tests.support.up_process import free_port
 
@@ -121,7 +122,7 @@ def test_exporter_serves_every_metric_in_the_prometheus_format(
     redis_client.rpush(f"marketing_default{PRIORITY_SEP}6", "c")
     record_calls_sync(redis_client, "ozon", 40, 4)
     tick = datetime.now(UTC) - timedelta(seconds=30)
-    redis_client.set(BEAT_TICK_KEY, tick.isoformat())
+    redis_client.set(BEAT_HEARTBEAT_KEY, tick.isoformat())
 
     port = free_port()
     log = tmp_path / "metrics.log"

@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.beat_lock import BEAT_HEARTBEAT_KEY
 from app.core.clock import now_utc
 from app.core.database import session_scope
 from app.models.marketing import MarketingStats
 from app.models.partitions import ensure_stats_partitions
 from app.services.marketing.bid_cycle.coordinator import publish_metrics
-from app.services.marketing.monitoring import BEAT_TICK_KEY, PRIORITY_SEP
+from app.services.marketing.monitoring import PRIORITY_SEP
 from tests.support.cli import cli
 from tests.support.up_process import free_port
 
@@ -88,7 +89,7 @@ def test_every_check_point_passes_then_a_stopped_worker_fails_its_own(
 ) -> None:
     env = {"FLOWER_PORT": str(flower)}
     worker = worker_factory()  # all three queues
-    redis_client.set(BEAT_TICK_KEY, datetime.now(UTC).isoformat())
+    redis_client.set(BEAT_HEARTBEAT_KEY, datetime.now(UTC).isoformat())
     finished = now_utc()
     publish_metrics(
         {

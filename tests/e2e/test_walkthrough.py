@@ -19,6 +19,7 @@ from app.models.marketing import MarketingBidHistory
 from tests.integration.test_bid_cycle import sandbox_bid_values
 from tests.support.cli import cli
 from tests.support.sandbox_system import SandboxSystem, running_sandbox
+from tests.support.up_process import failed_points
 
 pytestmark = pytest.mark.worker
 
@@ -149,5 +150,7 @@ def test_a_new_user_runs_campaigns_history_rollback_and_freeze_without_sql(
     assert quiet["bids_updated"] == 0 and quiet["frozen"] == 1, quiet
     assert quiet["frozen_changes"] > 0, quiet
     assert sandbox_bid_values(system, before_frozen) == {}
-    assert "FROZEN: wb account" in ok("status")
+    status = cli("status", timeout=300)  # Appendix A: no beat or Flower here, so exit 1 says so
+    assert status.returncode == (1 if failed_points(status.stdout) else 0), status.stdout + status.stderr
+    assert "FROZEN: wb account" in status.stdout
     ok("unfreeze", "--account", "shop")

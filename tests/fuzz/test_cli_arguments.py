@@ -5,7 +5,7 @@ traceback. In-process through Typer's runner over a migrated database with one a
 commands reach their database queries for real; the subprocess path of the same guard is tested
 in tests/cli.
 
-Long-running commands (up, sandbox, telegram-bot) and `run` (tests/fuzz/test_task_arguments.py)
+Long-running commands (up, sandbox, telegram-bot, metrics) and `run` (tests/fuzz/test_task_arguments.py)
 are left out.
 """
 
@@ -27,7 +27,7 @@ from app.core.secrets import encrypt_credentials
 from app.models.marketing import Brand, MarketplaceAccount
 from tests.fuzz.test_adapter_replies import EXAMPLES, RANDOM
 
-SKIPPED = {"up", "sandbox", "telegram-bot", "run", "db", "backtest"}
+SKIPPED = {"up", "sandbox", "telegram-bot", "metrics", "run", "db", "backtest"}
 HOSTILE = [
     "",
     "0",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from app.core.beat_lock import BEAT_HEARTBEAT_KEY
 from app.core.celery_config import celery_app
 from app.core.clock import now_utc
 from app.core.database import session_scope
@@ -20,7 +21,6 @@ from app.models.core import Brand, User
 from app.models.marketing import MarketingAlert, MarketingCycleRun, MarketplaceAccount
 from app.services.marketing.api_calls import record_calls_sync
 from app.services.marketing.monitoring import (
-    BEAT_TICK_KEY,
     LAST_CHECK_KEY,
     PRIORITY_SEP,
     STATE_KEY,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.worker
 
 def check(redis_client: Any, beat_age: timedelta = timedelta(0)) -> dict[str, Any]:
     """One run of the monitor on a worker; beat's heartbeat written as beat writes it."""
-    redis_client.set(BEAT_TICK_KEY, (datetime.now(UTC) - beat_age).isoformat())
+    redis_client.set(BEAT_HEARTBEAT_KEY, (datetime.now(UTC) - beat_age).isoformat())
     result = celery_app.send_task("app.tasks.marketing.health.check_metrics")
     summary: dict[str, Any] = result.get(timeout=120)
     assert not summary["skipped"]
