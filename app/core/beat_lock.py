@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import redis
 
+from app.core.clock import parse_utc
 from app.core.redis import get_redis
 
 BEAT_LOCK_KEY = "marketing:lock:beat"
@@ -54,14 +55,7 @@ def beat_holder(client: redis.Redis | None = None) -> str | None:
 def beat_last_tick(client: redis.Redis | None = None) -> datetime | None:
     """When the holding beat last ticked, in UTC (None: no beat ever ran on this Redis, or the key
     holds no timestamp)."""
-    value = (client or get_redis()).get(BEAT_HEARTBEAT_KEY)
-    if not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.decode() if isinstance(value, bytes) else str(value))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return parse_utc((client or get_redis()).get(BEAT_HEARTBEAT_KEY))
 
 
 class BeatLock:

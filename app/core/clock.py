@@ -45,6 +45,18 @@ def followed_time(url: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parse_utc(text: str | bytes | None) -> datetime | None:
+    """An ISO-8601 moment our own keys hold (a task's last run, beat's heartbeat) as an aware
+    datetime; naive means UTC. None for no value or one that is not a moment."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.decode() if isinstance(text, bytes) else text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def to_moscow(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: pass an aware datetime (UTC) to convert to Moscow time")

@@ -8,7 +8,6 @@ is also validated against the official schema of its endpoint.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from app.core.marketplaces import Marketplace
 from app.sandbox.ratelimit import Profile
 from app.sandbox.server import SandboxWorld, create_sandbox
+from tests.fuzz.replies import node_paths, replaced
 from tests.sandbox import contract
 from tests.sandbox.conftest import accounts
 
@@ -37,31 +37,9 @@ json_values = st.recursive(
 )
 
 
-def paths_of(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += paths_of(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += paths_of(v, (*prefix, i))
-    return out
-
-
-def replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
-    if not path:
-        return new
-    out = copy.deepcopy(value)
-    target = out
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new
-    return out
-
-
 @st.composite
 def mutated(draw: st.DrawFn, template: Any) -> Any:
-    path = draw(st.sampled_from(paths_of(template)))
+    path = draw(st.sampled_from(list(node_paths(template))))
     return replaced(template, path, draw(json_values))
 
 

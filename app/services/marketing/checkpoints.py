@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.beat_lock import beat_last_tick
-from app.core.clock import now_utc
+from app.core.clock import now_utc, parse_utc
 from app.core.config import Settings
 from app.models.core import DeliveryStatus, NotificationDelivery
 from app.models.marketing import MarketingAlert
@@ -100,7 +100,7 @@ def evaluate(figures: Figures, settings: Settings) -> list[CheckPoint]:
         processes = figures.processes.get(queue, 0)
         figure = f"{', '.join(nodes)} ({processes} processes)" if nodes else "no worker online"
         points.append(CheckPoint(f"workers:{queue}", "Workers online", bool(nodes), figure, processes))
-    finished = _parse(figures.cycle.get("finished_at"))
+    finished = parse_utc(figures.cycle.get("finished_at"))
     limit = CYCLE_PERIOD.total_seconds() + settings.ALERT_BID_CYCLE_DURATION_S
     if finished is None:
         points.append(
@@ -169,16 +169,6 @@ def _ago(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s ago"
     return f"{seconds / 60:.0f} min ago"
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- gathering ----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.beat_lock import beat_last_tick
-from app.core.clock import moscow_today, now_utc
+from app.core.clock import moscow_today, now_utc, parse_utc
 from app.core.marketplaces import MARKETPLACES
 from app.models.marketing import (
     CeleryFailedTask,
@@ -63,16 +63,6 @@ ANALYTICS_TASK = "app.tasks.marketing.analytics.calculate_analytics"
 
 def _gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=list(labels))
-
-
-def _timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class MarketingCollector(Collector):
@@ -189,7 +179,8 @@ class MarketingCollector(Collector):
         runs: dict[bytes, bytes] = self.client.hgetall(LAST_RUN_KEY)  # type: ignore[assignment]
         for key, value in sorted(runs.items()):
             record = json.loads(value)
-            stamp = _timestamp(record.get("finished_at"))
+            moment = parse_utc(record.get("finished_at"))
+            stamp = moment.timestamp() if moment else None
             if stamp is not None:
                 last_run.add_metric([key.decode(), str(record.get("state", ""))], stamp)
         yield last_run
