@@ -4,7 +4,8 @@ sync, stats for every marketplace, a bid cycle and the health check through the 
 manual bid change that meets a permanent auth failure (a dead letter with its critical alert);
 Flower watches it all. Then every place a secret could leak to is scanned: every Redis key of the
 broker and the results (queues, unacked, results, our own keys), every log, every text and JSON
-column of every table, Flower's API and its metrics, and what the CLI prints. 0 hits.
+column of every table, Flower's API and its metrics, the Prometheus exporter's page and log, and
+what the CLI prints. 0 hits.
 """
 
 from __future__ import annotations
@@ -90,6 +91,39 @@ def flower(sandbox_system: SandboxSystem, tmp_path: Path) -> Iterator[tuple[str,
         process.kill()
 
 
+@pytest.fixture
+def exporter(sandbox_system: SandboxSystem, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`adolf-marketing metrics` on a free port: what it serves is scanned too."""
+    port = free_port()
+    log_path = tmp_path / "metrics.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "metrics", "--port", str(port)],
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+    yield f"http://127.0.0.1:{port}/metrics", log_path
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def scrape(url: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=30).text
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def run_task(name: str, *args: Any, **kwargs: Any) -> Any:
     # The result stays in Redis (not forgotten): it is scanned below.
     return celery_app.send_task(name, args=args, kwargs=kwargs).get(timeout=TASK_TIMEOUT, propagate=False)
@@ -147,6 +181,7 @@ def test_no_secret_reaches_redis_logs_tables_flower_or_the_cli(
     sandbox_system: SandboxSystem,
     worker_factory: Any,
     flower: tuple[str, Path],
+    exporter: tuple[str, Path],
     redis_client: redis.Redis,
     tmp_path: Path,
 ) -> None:
@@ -200,12 +235,18 @@ def test_no_secret_reaches_redis_logs_tables_flower_or_the_cli(
             f"{flower_url}/api/task/info/{task_id}", timeout=30
         ).text
 
+    metrics_url, metrics_log = exporter
+    metrics_page = scrape(metrics_url)
+    assert "celery_queue_length" in metrics_page
+
     secrets = {**canaries(sandbox_system), **issued_ozon_tokens(sandbox_system)}
     assert any("ozon access token" in where.lower() for where in secrets.values()), "no Ozon token was issued"
     places: list[tuple[str, str]] = [
         *redis_texts(redis_client),
         ("worker log", worker.log()),
         ("flower log", flower_log.read_text(errors="replace")),
+        ("the exporter's /metrics", metrics_page),
+        ("the exporter's log", metrics_log.read_text(errors="replace")),
         *table_texts(),
         *((f"Flower {path}", page) for path, page in flower_pages.items()),
         *((f"`adolf-marketing {args}`", r.stdout + r.stderr) for args, r in cli_output.items()),
