@@ -32,9 +32,12 @@ class Channel(kombu_redis.Channel):
     def _brpop_read(self, **options: Any) -> bool:
         try:
             return bool(super()._brpop_read(**options))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except json.JSONDecodeError as error:
             # The item was popped before it failed to parse: nothing is left to redeliver.
-            drop_undecodable(error)
+            drop_undecodable(len(error.doc), error)
+            return True
+        except UnicodeDecodeError as error:
+            drop_undecodable(len(error.object), error)
             return True
 
 
@@ -42,8 +45,7 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-def drop_undecodable(error: ValueError) -> None:
-    size = len(error.doc) if isinstance(error, json.JSONDecodeError) else len(error.object)
+def drop_undecodable(size: int, error: ValueError) -> None:
     problem = (
         f"UndecodableMessage: a queue item of {size} characters is not a message envelope "
         f"({type(error).__name__}: {error}); it was dropped"

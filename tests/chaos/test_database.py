@@ -128,4 +128,6 @@ def test_11_a_database_blip_in_begin_cycle_releases_the_lock(
         skipped = session.scalars(select(MarketingCycleRun).where(MarketingCycleRun.status == "skipped"))
         assert list(skipped) == []
     check = effect_check(sandbox_system, since)
-    print(f"SCENARIO 11 begin_cycle_blip lock_released_s={released_s:.1f} {check.line()} runs={len(finished_runs())}")
+    print(
+        f"SCENARIO 11 begin_cycle_blip lock_released_s={released_s:.1f} {check.line()} runs={len(finished_runs())}"
+    )

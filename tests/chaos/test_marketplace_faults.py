@@ -71,7 +71,11 @@ def test_15_a_budget_pause_made_while_sync_reads_is_not_undone_by_sync(
     # Hold sync between its reads and its writes: WB's cluster list comes after its campaign list.
     accounts = len(wb_account_ids())
     add_fault(
-        sandbox_system, kind="slow", path="/adv/v0/normquery/list", marketplace="wildberries", delay_s=5,
+        sandbox_system,
+        kind="slow",
+        path="/adv/v0/normquery/list",
+        marketplace="wildberries",
+        delay_s=5,
         count=accounts,
     )
     sync = celery_app.send_task("app.tasks.marketing.sync.sync_campaigns")
@@ -89,7 +93,10 @@ def test_15_a_budget_pause_made_while_sync_reads_is_not_undone_by_sync(
     with session_scope() as session:
         row = session.get(MarketingCampaign, campaign_id)
         assert row is not None
-        assert (row.status, row.paused_reason) == ("paused", "budget_exceeded"), (row.status, row.paused_reason)
+        assert (row.status, row.paused_reason) == ("paused", "budget_exceeded"), (
+            row.status,
+            row.paused_reason,
+        )
     # The next sync, whose snapshot shows the pause, keeps it as well.
     assert celery_app.send_task("app.tasks.marketing.sync.sync_campaigns").get(timeout=90)["errors"] == 0
     with session_scope() as session:

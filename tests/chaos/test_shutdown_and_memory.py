@@ -71,4 +71,6 @@ def test_19_a_child_over_its_memory_limit_is_replaced_and_the_queue_flows(worker
     # Each task left its child above 100 MB: the child was recycled after it, so none accumulates.
     assert len(set(pids)) == 3, results
     assert all(r["held_mib"] == 150 for r in results), results
-    print(f"SCENARIO 19 tasks_done=3/3 children={len(set(pids))} max_held_mib={max(r['held_mib'] for r in results)}")
+    print(
+        f"SCENARIO 19 tasks_done=3/3 children={len(set(pids))} max_held_mib={max(r['held_mib'] for r in results)}"
+    )

@@ -192,7 +192,7 @@ def _on_task_rejected(
     )
 
 
-class DeadLetterConsumer(Consumer):  # type: ignore[misc]
+class DeadLetterConsumer(Consumer):
     """Celery's consumer, whose undecodable message bodies are dead letters, not only a log line."""
 
     def on_decode_error(self, message: Message, exc: BaseException) -> None:
