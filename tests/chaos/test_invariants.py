@@ -12,6 +12,7 @@ Redis key count after thousands of tasks: nothing the tasks leave behind lives f
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ import pytest
 from app.core.celery_config import celery_app
 
 MOSCOW = ZoneInfo("Europe/Moscow")
+TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def firings(name: str, start: datetime, end: datetime) -> list[datetime]:
@@ -99,10 +101,12 @@ def test_20_redis_keys_stay_flat_over_thousands_of_tasks(clean_db: None, worker_
     total_first = redis.dbsize()
     run(1700)
     after_second = persistent_keys()
-    # What grows with the number of tasks (results, delivery counters) expires; what does not
-    # expire is a fixed set of queues, bindings and our own hashes.
-    assert after_second == after_first, sorted(after_second ^ after_first)[:20]
-    assert len(after_first) < 40, sorted(after_first)
+    # What grows with the number of tasks (results, delivery counters: named by task id) expires;
+    # what does not is a fixed set of queues, bindings and our own hashes (`unacked` and the like
+    # exist only while a message is in flight, so the sets are compared by their per-task names).
+    per_task = [key for key in after_first | after_second if TASK_ID.search(str(key))]
+    assert per_task == [], per_task[:20]
+    assert len(after_second) < 40 and len(after_second - after_first) <= 5, sorted(after_second)
     print(
         f"SCENARIO 20 redis tasks=2000 persistent_keys={len(after_second)} "
         f"keys_after_300={total_first} keys_after_2000={redis.dbsize()} (the rest with a TTL)"
