@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 
 from app.core.database import get_engine, session_scope
 from app.core.redis import get_redis
-from app.models.marketing import MarketingBidIntent, MarketingCycleRun
+from app.models.marketing import MarketingBidIntent, MarketingCycleRun, MarketplaceAccount
 from app.services.marketing.bid_apply import FENCE_LOCK_KEY
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY
 from tests.chaos.support_b import (
@@ -131,3 +131,41 @@ def test_11_a_database_blip_in_begin_cycle_releases_the_lock(
     print(
         f"SCENARIO 11 begin_cycle_blip lock_released_s={released_s:.1f} {check.line()} runs={len(finished_runs())}"
     )
+
+
+def test_11_a_database_blip_when_an_account_task_starts_is_that_accounts_error(
+    sandbox_system: SandboxSystem,
+) -> None:
+    """`run_account` never raises (its docstring): a raise would fail the chord, so the run would
+    never be closed nor its lock released. Its first read, of the account, was outside the guard."""
+    import threading
+
+    from app.services.marketing.bid_cycle.account import run_account
+
+    prepare(sandbox_system)
+    with session_scope() as session:
+        account_id = session.scalar(select(MarketplaceAccount.id).order_by(MarketplaceAccount.id))
+    results: list[dict[str, Any]] = []
+    with get_engine().connect() as blocker:
+        blocker.execute(text("LOCK TABLE marketplace_accounts IN ACCESS EXCLUSIVE MODE"))
+        thread = threading.Thread(target=lambda: results.append(run_account(None, int(account_id), "blip")))
+        thread.start()
+
+        def waiting_backend() -> int | None:
+            with get_engine().connect() as conn:
+                return conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock' AND wait_event = 'relation'"
+                    )
+                ).scalar()
+
+        pid = wait_for(waiting_backend, 60, "the account read waiting in PostgreSQL")
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+        blocker.rollback()
+    thread.join(timeout=60)
+    assert results and results[0]["errors"] == 1, results
+    assert "OperationalError" in results[0]["messages"][0], results
+    print("SCENARIO 11 account_read_blip raised=0/1 as_account_error=1/1")
