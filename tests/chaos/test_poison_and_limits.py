@@ -133,3 +133,63 @@ def test_17_a_hanging_marketplace_meets_the_soft_limit_and_nothing_is_stale(
     check = effect_check(sandbox_system, since)
     assert check.dead_letters == 0
     print(f"SCENARIO 17 soft_limit {check.line()} hung_open={len(stuck)} ended_s={ended_s:.1f}")
+
+
+def test_16_an_account_task_that_keeps_dying_fails_the_run_not_its_lock(
+    sandbox_system: SandboxSystem, worker_factory: Any
+) -> None:
+    """The weak spot of issue 14, a per-account task that ends in something unexpected: killed past
+    the redelivery cap (or by the hard time limit) it fails the chord, so `finish_bid_cycle` never
+    runs. The chord's error callback closes the run and releases the lock; the next cycle settles
+    the sends the kill interrupted."""
+    import psutil
+
+    from app.models.marketing import MarketingCycleRun
+
+    prepare(sandbox_system)
+    since = last_seq(sandbox_system)
+    for path in WB_BID_PATHS:
+        add_fault(sandbox_system, kind="slow", path=path, marketplace="wildberries", delay_s=20, rate=1.0)
+    worker = worker_factory(queues="marketing_high", concurrency=2, extra_env={"MAX_REDELIVERIES": "1"})
+    send_cycle()
+
+    def sending() -> int:
+        with session_scope() as session:
+            return len(
+                list(
+                    session.scalars(
+                        select(MarketingBidIntent.id).where(MarketingBidIntent.status == "pending")
+                    )
+                )
+            )
+
+    wait_for(sending, 90, "a WB bid call on the wire")
+    for child in psutil.Process(worker.process.pid).children(recursive=True):
+        child.kill()  # the OOM killer, as far as the task can tell
+    killed_at = time.monotonic()
+    clear_faults(sandbox_system)
+
+    def closed() -> MarketingCycleRun | None:
+        with session_scope() as session:
+            return session.scalars(
+                select(MarketingCycleRun).where(MarketingCycleRun.status == "failed")
+            ).first()
+
+    try:
+        run = wait_for(closed, 120, "the run closed as failed")
+    except AssertionError:
+        raise AssertionError(worker.log()[-5000:]) from None
+    closed_s = time.monotonic() - killed_at
+    assert not get_redis().exists(LOCK_KEY), "the lock is released, not left to its TTL"
+    with session_scope() as session:
+        letters = list(session.scalars(select(CeleryFailedTask)))
+    assert letters and {x.reason for x in letters} <= {"redelivery_cap", "worker_lost"}, letters
+    assert {x.task_name for x in letters} == {"app.tasks.marketing.bid_cycle.run_bid_cycle_account"}
+    sandbox_system.advance(200)  # past every apply delay: the next cycle reads what the kill left open
+    send_cycle()
+    wait_for_runs(2, timeout=120)
+    check = effect_check(sandbox_system, since)
+    print(
+        f"SCENARIO 16 account_task_dies run={run.status} lock_released=1 {check.line()} "
+        f"closed_s={closed_s:.1f}"
+    )
