@@ -21,6 +21,7 @@ from kombu import Queue
 
 from app.core.config import ConfigError, Settings, get_settings
 from app.core.flower_guard import prepare_flower
+from app.core.redis_transport import install as install_redis_transport
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +286,8 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 2,
         "worker_max_tasks_per_child": 500,
         "worker_max_memory_per_child": settings.WORKER_MAX_MEMORY_PER_CHILD,
+        # Undecodable message bodies become dead letters (fault matrix 16).
+        "worker_consumer": "app.tasks.marketing.failures:DeadLetterConsumer",
         # Time limits (7.2.1)
         "task_soft_time_limit": settings.TASK_SOFT_TIME_LIMIT,
         "task_time_limit": settings.TASK_TIME_LIMIT,
@@ -303,6 +306,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
+    install_redis_transport()  # a stray queue item is a dead letter, not a dead worker
     app = Celery(
         "adolf_marketing",
         broker=settings.broker_url,

@@ -4,6 +4,12 @@ Upserts one account's campaigns and their keywords/clusters/SKUs from the market
 those that disappeared, and never overwrites what our users own: strategy and its parameters,
 safety thresholds, daily limit, max bid, dry-run, fixed keywords, and a pause we made ourselves
 (budget or safety) that the marketplace now reports back.
+
+Sync reads every account first and writes afterwards, so what it writes is a snapshot taken at
+`snapshot_at` (the database's clock when the reads began). A campaign or keyword row written by us
+after that moment — a budget pause, a bid the cycle applied — is newer than the snapshot: sync keeps
+its status, pause and current bid, and takes the marketplace's values at the next sync (issue 14).
+The rows are locked while written, so such a change commits either before (and is seen) or after.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import now_utc
@@ -69,12 +75,19 @@ def apply_account_state(
     campaigns: Sequence[Campaign],
     keywords: Sequence[Keyword],
     now: datetime | None = None,
+    snapshot_at: datetime | None = None,
 ) -> SyncSummary:
+    """Write one account's marketplace snapshot; rows written after `snapshot_at` keep our state."""
     now = now or now_utc()
     summary = SyncSummary(account_id=account.id)
     existing = {
         c.external_id: c
-        for c in session.scalars(select(MarketingCampaign).where(MarketingCampaign.account_id == account.id))
+        for c in session.scalars(
+            select(MarketingCampaign)
+            .where(MarketingCampaign.account_id == account.id)
+            .order_by(MarketingCampaign.id)
+            .with_for_update()
+        )
     }
     seen: dict[str, MarketingCampaign] = {}
     for remote in _unique(campaigns, summary):
@@ -92,7 +105,7 @@ def apply_account_state(
             )
             session.add(row)
             summary.campaigns_created += 1
-        _update_campaign(row, remote, now)
+        _update_campaign(row, remote, now, newer_than_snapshot(row, snapshot_at))
         seen[remote.external_id] = row
     summary.campaigns_seen = len(seen)
     for external_id, row in existing.items():
@@ -101,7 +114,7 @@ def apply_account_state(
             row.removed_at = now
             summary.campaigns_removed += 1
     session.flush()
-    _sync_keywords(session, seen, keywords, summary)
+    _sync_keywords(session, seen, keywords, summary, snapshot_at)
     account.last_synced_at = now
     return summary
 
@@ -141,19 +154,27 @@ def _unique(campaigns: Sequence[Campaign], summary: SyncSummary) -> list[Campaig
     return list(found.values())
 
 
-def _update_campaign(row: MarketingCampaign, remote: Campaign, now: datetime) -> None:
+def newer_than_snapshot(row: MarketingCampaign | MarketingKeyword, snapshot_at: datetime | None) -> bool:
+    """The row was written after the snapshot was read (`updated_at` is the database's clock)."""
+    updated = getattr(row, "updated_at", None)
+    return snapshot_at is not None and updated is not None and updated > snapshot_at
+
+
+def _update_campaign(row: MarketingCampaign, remote: Campaign, now: datetime, ours_is_newer: bool) -> None:
     row.name = remote.name
     row.campaign_type = remote.campaign_type
     row.payment_type = remote.payment_type
     row.marketplace_status = remote.marketplace_status
-    # A pause we made (budget, safety) keeps its reason while the marketplace reports it back;
-    # any resume — ours or a user's — clears it.
-    if remote.status == "active":
-        row.paused_reason = None
-    # Where a pause is made item by item (YM), the marketplace shows the campaign as one without
-    # bids, not as paused: our pause stands until we or a user resume it.
-    if not (row.status == "paused" and row.paused_reason and remote.status != "active"):
-        row.status = remote.status
+    # A pause or resume of ours since the snapshot stands; the next sync reads it back.
+    if not ours_is_newer:
+        # A pause we made (budget, safety) keeps its reason while the marketplace reports it
+        # back; any resume — ours or a user's — clears it.
+        if remote.status == "active":
+            row.paused_reason = None
+        # Where a pause is made item by item (YM), the marketplace shows the campaign as one
+        # without bids, not as paused: our pause stands until we or a user resume it.
+        if not (row.status == "paused" and row.paused_reason and remote.status != "active"):
+            row.status = remote.status
     if row.daily_limit is None and remote.daily_budget is not None:
         row.daily_limit = remote.daily_budget
     row.is_removed = False
@@ -166,6 +187,7 @@ def _sync_keywords(
     campaigns: dict[str, MarketingCampaign],
     keywords: Sequence[Keyword],
     summary: SyncSummary,
+    snapshot_at: datetime | None = None,
 ) -> None:
     by_campaign: dict[str, dict[str, Keyword]] = {}
     for keyword in keywords:
@@ -183,7 +205,10 @@ def _sync_keywords(
     existing: dict[tuple[int, str], MarketingKeyword] = {
         (k.campaign_id, k.external_id): k
         for k in session.scalars(
-            select(MarketingKeyword).where(MarketingKeyword.campaign_id.in_(campaign_ids))
+            select(MarketingKeyword)
+            .where(MarketingKeyword.campaign_id.in_(campaign_ids))
+            .order_by(MarketingKeyword.id)
+            .with_for_update()
         )
     }
     for external_campaign, items in by_campaign.items():
@@ -200,6 +225,8 @@ def _sync_keywords(
             row.keyword = remote.keyword
             row.kind = remote.kind
             row.product_id = remote.product_id
+            if newer_than_snapshot(row, snapshot_at):
+                continue  # a bid or pause of ours since the snapshot: the next sync reads it back
             row.current_bid = remote.current_bid
             if not (
                 row.status == "paused" and (remote.status in ("paused", "excluded") or paused_by_us(row))
@@ -221,6 +248,7 @@ def run_sync(account_id: int | None = None) -> dict[str, object]:
     own transaction, so one account's failure leaves the others' data in place."""
     with session_scope() as session:
         accounts = active_accounts(session, account_id=account_id)
+        snapshot_at = session.scalar(select(func.now()))
 
     async def read_all() -> list[tuple[list[Campaign], list[Keyword]] | BaseException]:
         async with AdapterPool() as pool:
@@ -241,7 +269,7 @@ def run_sync(account_id: int | None = None) -> dict[str, object]:
         with session_scope() as session:
             row = session.get(MarketplaceAccount, account.id)
             assert row is not None
-            summary = apply_account_state(session, row, *state)
+            summary = apply_account_state(session, row, *state, snapshot_at=snapshot_at)
         if summary.rejected:
             logger.warning(
                 "sync of account %s rejected %d items, e.g. %s",

@@ -11,7 +11,12 @@ from sqlalchemy.exc import OperationalError
 
 from app.core.config import get_settings
 from app.services.marketing.bid_cycle.account import run_account
-from app.services.marketing.bid_cycle.coordinator import apply_delay_of, begin_cycle, finish_cycle
+from app.services.marketing.bid_cycle.coordinator import (
+    abort_cycle,
+    apply_delay_of,
+    begin_cycle,
+    finish_cycle,
+)
 from app.services.marketing.bid_cycle.readback import confirm_applied
 
 _settings = get_settings()
@@ -34,7 +39,10 @@ def run_bid_cycle(self: Any) -> dict[str, Any]:
     if not start.account_ids:
         return finish_cycle(start.run_id, start.lock_token, [])
     header = [run_bid_cycle_account.s(start.run_id, account_id) for account_id in start.account_ids]
-    finish = chord(header)(finish_bid_cycle.s(start.run_id, start.lock_token))
+    callback = finish_bid_cycle.s(start.run_id, start.lock_token)
+    # An account task that fails for good fails the chord: the run is closed and the lock released.
+    callback.on_error(abort_bid_cycle.si(start.run_id, start.lock_token))
+    finish = chord(header)(callback)
     # `adolf-marketing run` follows `follow_task_id` to print the finished cycle.
     return {
         "status": "dispatched",
@@ -77,6 +85,18 @@ def finish_bid_cycle(
     if summary["bids_updated"] or summary["bids_unknown"] or summary["in_flight"]:
         confirm_bids.apply_async((run_id,), countdown=apply_delay_of(list(summary["marketplaces"])))
     return summary
+
+
+@shared_task(
+    name="app.tasks.marketing.bid_cycle.abort_bid_cycle",
+    bind=True,
+    max_retries=3,
+    default_retry_delay=10,
+    autoretry_for=(OperationalError,),
+)
+def abort_bid_cycle(self: Any, run_id: int, lock_token: str | None) -> dict[str, Any]:
+    """The chord's error callback: a failed account task leaves no run `running`, no lock held."""
+    return abort_cycle(run_id, lock_token)
 
 
 @shared_task(

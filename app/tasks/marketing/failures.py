@@ -6,7 +6,9 @@ where the task's own on_failure never runs (celery-reliability.md §1.5). `task_
 `expired=True` covers periodic messages that waited past their `expires` (§1.4). `task_unknown`
 (a message naming a task no module registers) and `task_rejected` (a message the worker cannot
 accept: not a task message, or a serializer outside `accept_content`) fire in the main process
-when the consumer drops a message, which Celery itself only logs (issue 15 item 5).
+when the consumer drops a message, which Celery itself only logs (issue 15 item 5). A message whose
+body cannot be decoded is acked and only logged by Celery as well: `DeadLetterConsumer` (the
+workers' `worker_consumer`) records it too (fault matrix 16, issue 14).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery import signals
 from celery.exceptions import Reject
+from celery.worker.consumer import Consumer
 from kombu.message import Message
 
 from app.core.database import session_scope
@@ -187,3 +190,23 @@ def _on_task_rejected(
             queue=_routing_key(message),
         )
     )
+
+
+class DeadLetterConsumer(Consumer):
+    """Celery's consumer, whose undecodable message bodies are dead letters, not only a log line."""
+
+    def on_decode_error(self, message: Message, exc: BaseException) -> None:
+        super().on_decode_error(message, exc)
+        task_id, task_name = _message_ids(message)
+        _store(
+            FailedTask(
+                task_id=task_id,
+                task_name=task_name,
+                reason="rejected",
+                exception=f"DecodeError: the body of a {message.content_type!r} message cannot be "
+                f"decoded ({type(exc).__name__}); it was dropped",
+                args=[],
+                kwargs={},
+                queue=_routing_key(message),
+            )
+        )

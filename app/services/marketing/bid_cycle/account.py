@@ -72,8 +72,14 @@ def run_account(run_id: int | None, account_id: int, task_id: str | None) -> dic
     """One account's cycle within the account task's time budget (stops at a campaign boundary)."""
     settings = get_settings()
     deadline = time.monotonic() + max(30.0, settings.BID_CYCLE_SOFT_TIME_LIMIT - 60.0)
-    with session_scope() as session:
-        account = session.get(MarketplaceAccount, account_id)
+    try:
+        with session_scope() as session:
+            account = session.get(MarketplaceAccount, account_id)
+    except Exception as error:  # a database blip here too is this account's error, not the chord's
+        logger.exception("bid cycle of account %s could not read the account", account_id)
+        return AccountCycleResult(
+            account_id, "unknown", errors=1, messages=[f"{type(error).__name__}: {error}"]
+        ).as_dict()
     if account is None:
         return AccountCycleResult(account_id, "unknown", errors=1, messages=["account vanished"]).as_dict()
     result = AccountCycleResult(account.id, account.marketplace)

@@ -3,7 +3,9 @@
 
 `begin_cycle` runs in the coordinator task (`run_bid_cycle`), `account.run_account` in one task per
 account (so accounts proceed concurrently and spread across workers), `finish_cycle` in the chord
-callback, and `readback.confirm_applied` after the marketplaces' apply delay.
+callback, and `readback.confirm_applied` after the marketplaces' apply delay. When an account task
+fails for good (it never raises, but a hard time limit or a worker lost past the redelivery cap
+ends it from outside), the chord fails and `abort_cycle` runs instead of `finish_cycle`.
 """
 
 from __future__ import annotations
@@ -127,6 +129,23 @@ def finish_cycle(run_id: int, lock: str | None, results: Sequence[dict[str, Any]
     if lock:
         release_lock_token(LOCK_KEY, lock)
     return summary
+
+
+def abort_cycle(run_id: int, lock: str | None) -> dict[str, Any]:
+    """The chord failed (an account task died for good: hard time limit, worker lost past the
+    redelivery cap), so `finish_cycle` never runs: close the run as failed and release the lock
+    now instead of leaving the run `running` and the lock to its TTL. The dead letter of the task
+    that failed says why."""
+    with session_scope() as session:
+        run = session.get(MarketingCycleRun, run_id)
+        if run is not None and run.status == "running":
+            run.status = "failed"
+            run.finished_at = now_utc()
+            run.summary = {"reason": "an account task failed for good (see celery_failed_tasks)"}
+    logger.error("bid cycle run %s failed: an account task failed for good", run_id)
+    if lock:
+        release_lock_token(LOCK_KEY, lock)
+    return {"run_id": run_id, "status": "failed"}
 
 
 def publish_metrics(summary: dict[str, Any]) -> None:
