@@ -21,6 +21,7 @@ from kombu import Queue
 
 from app.core.config import ConfigError, Settings, get_settings
 from app.core.flower_guard import prepare_flower
+from app.core.redis_transport import install as install_redis_transport
 
 logger = logging.getLogger(__name__)
 
@@ -394,6 +395,7 @@ def check_config(app: Celery, settings: Settings | None = None) -> None:
         raise ConfigError(" | ".join(messages))
 
 
+install_redis_transport()  # before any broker connection (a worker survives losing Redis)
 celery_app = create_app()
 app = celery_app  # `celery -A app.core.celery_config` finds either name
 
