@@ -306,7 +306,7 @@ def celery_settings(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
-    install_redis_transport()  # a stray queue item is a dead letter, not a dead worker
+    install_redis_transport()  # before any broker connection: a worker survives losing Redis or a stray item
     app = Celery(
         "adolf_marketing",
         broker=settings.broker_url,

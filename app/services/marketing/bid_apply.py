@@ -3,7 +3,9 @@ celery-reliability.md §2).
 
 1. **Intent first**: one `marketing_bid_intents` row per change, committed before the API call,
    in a transaction that first checks the fencing token — a cycle that lost its lock (a newer
-   cycle run exists) cannot write.
+   cycle run exists) cannot write — and, under the same lock, leaves out every keyword the run
+   already has an intent for: a second delivery of an account's task running at the same time as
+   the first (issue 14, scenario 4) decides nothing twice.
 2. **Send**: absolute values ("set bid to X"), batched by the adapter.
 3. **Mark**: applied → one `marketing_bid_history` row per intent (unique), the keyword's
    `current_bid` updated and any remembered refusal cleared; refused → failed with the
@@ -35,6 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.clock import now_utc
 from app.core.money import Bid
+from app.models.base import any_of
 from app.models.marketing import (
     OPEN_BID_INTENT_STATUSES,
     MarketingBidIntent,
@@ -222,8 +225,28 @@ def record_intents(
     dry_run_campaigns: frozenset[int] = frozenset(),
 ) -> list[IntentRow]:
     """Write one intent per change (dry-run campaigns: recorded as dry_run, never sent), in one
-    INSERT of arrays after the fence check (ids drawn first, so each change knows its row)."""
+    INSERT of arrays after the fence check (ids drawn first, so each change knows its row).
+
+    A change of a keyword the cycle run already has an intent for is left out (logged): the
+    rows returned are those of the changes kept, in their order. The fence lock makes the check
+    and the insert atomic against another attempt of the same run."""
     check_fence(session, cycle_run_id)
+    if cycle_run_id is not None and planned:
+        decided = set(
+            session.scalars(
+                select(MarketingBidIntent.keyword_id).where(
+                    MarketingBidIntent.cycle_run_id == cycle_run_id,
+                    any_of(MarketingBidIntent.keyword_id, [bid.keyword_id for bid in planned]),
+                )
+            )
+        )
+        if decided:
+            logger.warning(
+                "cycle run %s: %d keywords already decided by another attempt of this run, not again",
+                cycle_run_id,
+                len(decided),
+            )
+            planned = [bid for bid in planned if bid.keyword_id not in decided]
     if not planned:
         return []
     # One reading of the clock for the batch: under CLOCK_URL it is an HTTP call, and this

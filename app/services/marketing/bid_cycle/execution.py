@@ -195,12 +195,19 @@ class PlanExecutor:
                 dry_run_campaigns=frozenset(plan.dry_run_campaigns),
             )
             intent_ids = [i.id for i in intents]
+        # Keywords another attempt of this run decided meanwhile are left out (bid_apply step 1).
+        written = {i.keyword_id for i in intents}
+        kept = [bid for bid in bids if bid.keyword_id in written]
+        if len(kept) < len(bids):
+            self.result.messages.append(
+                f"{len(bids) - len(kept)} keywords already decided by another attempt of this run"
+            )
         live = [
             (iid, bid)
-            for iid, bid in zip(intent_ids, bids, strict=True)
+            for iid, bid in zip(intent_ids, kept, strict=True)
             if bid.campaign_id not in plan.dry_run_campaigns
         ]
-        self.result.dry_run_changes += len(bids) - len(live)
+        self.result.dry_run_changes += len(kept) - len(live)
         if not live:
             return
         if self._out_of_time(len(live), "bid changes not sent (intents left open for reconciliation)"):

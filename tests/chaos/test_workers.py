@@ -1,0 +1,92 @@
+"""Fault matrix scenarios 1-4 (celery-reliability.md §6): workers killed or given a message twice.
+
+Scenario 1 (pool child killed after the marketplace took the bid call) is
+tests/integration/test_interrupted_send.py, which prints its figure.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from app.core.celery_config import celery_app
+from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
+from tests.chaos.conftest import effect_check, figure, last_effect_seq, signal_pool_children, wait_for
+from tests.integration.test_bid_cycle import prepare
+from tests.integration.test_interrupted_send import wb_account
+from tests.support.sandbox_system import SandboxSystem
+
+pytestmark = pytest.mark.worker
+
+ACCOUNT_TASK = "app.tasks.marketing.bid_cycle.run_bid_cycle_account"
+# WB's first read of an account's cycle (the campaigns' details, before any bid is decided).
+FIRST_READ = "/api/advert/v2/adverts"
+
+
+def fault_taken(system: SandboxSystem, rule_id: int) -> bool:
+    """The sandbox matched the rule's last call (a rule is dropped once its calls are used up)."""
+    return all(rule.id != rule_id for rule in system.world.sandbox.faults.rules())
+
+
+def test_scenario_2_child_killed_before_the_call(sandbox_system: SandboxSystem, worker_factory: Any) -> None:
+    prepare(sandbox_system)
+    since = last_effect_seq(sandbox_system)
+    rule = sandbox_system.world.sandbox.faults.add({"kind": "timeout", "path": FIRST_READ, "delay_s": 120})
+    start = begin_cycle("scenario-2")
+    assert start.run_id is not None
+    worker = worker_factory(queues="marketing_high", concurrency=1)
+    result = celery_app.send_task(ACCOUNT_TASK, args=[start.run_id, wb_account()])
+    wait_for(lambda: fault_taken(sandbox_system, rule.id), what="the account's first read")
+    assert last_effect_seq(sandbox_system) == since  # nothing sent yet
+    killed_at = time.monotonic()
+    signal_pool_children(worker)
+    summary = result.get(timeout=240)
+    recovery = time.monotonic() - killed_at
+    finish_cycle(start.run_id, start.lock_token, [summary])
+    assert summary["errors"] == 0, summary
+    assert summary["bids_updated"] > 0, summary
+    assert "WorkerLostError" in worker.log() or "Process" in worker.log(), worker.log()[-3000:]
+    effects = effect_check(sandbox_system, since)
+    assert effects.applied == effects.expected == summary["bids_updated"]
+    assert effects.dead_letters == 0
+    figure(2, effects.applied, effects.expected, recovery)
+
+
+def test_scenario_4_same_message_twice_at_once(sandbox_system: SandboxSystem, worker_factory: Any) -> None:
+    """Two copies of one account task (same id, same run) run at the same time on two workers, as
+    when the broker redelivers a message whose first delivery still runs."""
+    prepare(sandbox_system)
+    since = last_effect_seq(sandbox_system)
+    # The second copy reads the run's decided keywords before the first has written any, and
+    # plans after the first has sent and marked its changes: the window in which only the intent
+    # write itself can tell that the keywords are taken.
+    early = sandbox_system.world.sandbox.faults.add({"kind": "slow", "path": FIRST_READ, "delay_s": 1})
+    late = sandbox_system.world.sandbox.faults.add({"kind": "slow", "path": FIRST_READ, "delay_s": 10})
+    start = begin_cycle("scenario-4")
+    assert start.run_id is not None
+    first = worker_factory(queues="marketing_high", concurrency=1)
+    second = worker_factory(queues="marketing_default", concurrency=1)
+    task_id = str(uuid.uuid4())
+    args = [start.run_id, wb_account()]
+    began = time.monotonic()
+    copies = [celery_app.send_task(ACCOUNT_TASK, args=args, task_id=task_id, queue="marketing_high")]
+    wait_for(lambda: fault_taken(sandbox_system, early.id), what="the first copy in its first read")
+    copies.append(celery_app.send_task(ACCOUNT_TASK, args=args, task_id=task_id, queue="marketing_default"))
+    wait_for(lambda: fault_taken(sandbox_system, late.id), what="the second copy in its first read")
+    done = [worker.log_path for worker in (first, second)]
+    wait_for(
+        lambda: all("succeeded in" in path.read_text(errors="replace") for path in done),
+        timeout=240,
+        what="both copies finished",
+    )
+    recovery = time.monotonic() - began
+    summary = copies[0].get(timeout=60)
+    finish_cycle(start.run_id, start.lock_token, [summary])
+    effects = effect_check(sandbox_system, since)
+    assert effects.applied > 0
+    assert effects.applied == effects.expected
+    assert effects.dead_letters == 0
+    figure(4, effects.applied, effects.expected, recovery)
