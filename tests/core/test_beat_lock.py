@@ -106,9 +106,11 @@ def test_two_beats_fire_each_entry_once_per_slot_and_the_standby_takes_over(
     # and goes on from the holder's last runs (no slot twice, none skipped beyond the one in flight).
     before = {entry: len(slots(redis_client, entry)) for entry in ENTRIES}
     stop(holding, signal.SIGKILL)
+    killed_at = time.monotonic()
     wait_for(
         lambda: beat_holder() == f"{os.uname().nodename} pid {standby.pid}", what="standby holds the lock"
     )
+    takeover = time.monotonic() - killed_at
     wait_for(
         lambda: all(len(slots(redis_client, entry)) >= before[entry] + 2 for entry in ENTRIES),
         what="the standby fires",
@@ -119,6 +121,12 @@ def test_two_beats_fire_each_entry_once_per_slot_and_the_standby_takes_over(
     assert redis_client.get(BEAT_LOCK_KEY) is None  # released on a clean stop
     log = (tmp_path / "second.log").read_text() + (tmp_path / "first.log").read_text()
     assert "standby — another beat holds the lock" in log
+    # Fault matrix scenario 5 (docs/reliability.md): slots fired once / slots, takeover time.
+    fired = [slots(redis_client, entry) for entry in ENTRIES]
+    once = sum(len(set(s)) for s in fired)
+    print(
+        f"SCENARIO 5 applied={once}/{sum(map(len, fired))} recovery_s={takeover:.1f} lock_ttl_s={BEAT_ENV['BEAT_LOCK_TTL']}"
+    )
 
 
 def test_heartbeat_moves_while_beat_runs_and_stops_when_it_dies(redis_client, beats, tmp_path: Path) -> None:
@@ -146,6 +154,12 @@ def test_slots_missed_while_no_beat_ran_are_sent_once_after_restart(
     before = {entry: len(slots(redis_client, entry)) for entry in ENTRIES}
     restarted_at = datetime.now(UTC)
     beats.append(start_beat(tmp_path, "after"))
+    restarted = time.monotonic()
+    wait_for(
+        lambda: all(len(slots(redis_client, entry)) >= before[entry] + 1 for entry in ENTRIES),
+        what="the catch-up",
+    )
+    catch_up_s = time.monotonic() - restarted
     wait_for(
         lambda: all(len(slots(redis_client, entry)) >= before[entry] + 2 for entry in ENTRIES),
         what="the catch-up and the next slot",
@@ -155,6 +169,11 @@ def test_slots_missed_while_no_beat_ran_are_sent_once_after_restart(
         missed = [slot for slot in slots(redis_client, entry) if killed_at < slot < restarted_at]
         assert len(missed) == 1, f"{entry}: the missed slots ran {len(missed)} times: {missed}"
         assert_once_per_slot(redis_client, entry)
+    # Fault matrix scenario 6 (docs/reliability.md): one catch-up per entry, time to it.
+    caught_up = sum(
+        1 for entry in ENTRIES for slot in slots(redis_client, entry) if killed_at < slot < restarted_at
+    )
+    print(f"SCENARIO 6 applied={caught_up}/{len(ENTRIES)} recovery_s={catch_up_s:.1f} catch_ups={caught_up}")
 
 
 def test_the_spec_beat_command_runs_with_the_locked_scheduler(redis_client, beats, tmp_path: Path) -> None:

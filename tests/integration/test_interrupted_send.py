@@ -102,10 +102,12 @@ def test_a_send_interrupted_by_a_kill_is_settled_once_and_never_replanned(
         "app.tasks.marketing.bid_cycle.run_bid_cycle_account", args=[start.run_id, account_id]
     )
     kill_the_child_in_flight(sandbox_system, worker)
+    killed_at = time.monotonic()
     first_send = bid_effects(sandbox_system)
     if tick == "after":
         clock.advance(60)  # the batch takes effect at WB's tick before the attempt comes back
     summary = result.get(timeout=240)
+    recovery = time.monotonic() - killed_at
     assert summary["errors"] == 0, summary
     # The redelivered attempt sent nothing again: every bid went out once, in the first attempt.
     later = bid_effects(sandbox_system)[len(first_send) :]
@@ -143,3 +145,7 @@ def test_a_send_interrupted_by_a_kill_is_settled_once_and_never_replanned(
     assert statuses["applied"] <= sum(sent.values())
     assert max(sent.values()) == 1
     assert settled["settled_applied"] + settled["confirmed"] >= 1, settled
+    # Fault matrix scenario 1 (docs/reliability.md): changes applied of those sent, recovery time.
+    print(
+        f"SCENARIO 1 applied={statuses['applied']}/{sum(sent.values())} recovery_s={recovery:.1f} tick={tick}"
+    )
