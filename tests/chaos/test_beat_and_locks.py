@@ -27,7 +27,7 @@ from app.core.config import reset_settings_cache
 from app.core.database import session_scope
 from app.models.marketing import MarketingBidIntent, MarketingCycleRun
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY, begin_cycle, finish_cycle
-from tests.chaos.conftest import effect_check, figure, last_effect_seq, signal_pool_children, wait_for
+from tests.chaos.support import effect_check, figure, last_seq, signal_pool_children, wait_for
 from tests.chaos.test_workers import ACCOUNT_TASK, FIRST_READ, fault_taken
 from tests.integration.test_bid_cycle import prepare
 from tests.integration.test_interrupted_send import wb_account
@@ -55,7 +55,7 @@ def test_scenario_7_cycle_longer_than_its_period(
     sandbox_system: SandboxSystem, worker_factory: Any, redis_client: Any
 ) -> None:
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     # WB's account takes long: the cycle outlasts the moment the next firing comes.
     rule = sandbox_system.world.sandbox.faults.add({"kind": "slow", "path": FIRST_READ, "delay_s": 20})
     worker = worker_factory(concurrency=2)
@@ -83,7 +83,7 @@ def test_scenario_8_lock_expires_mid_run(
     """The worker running run A is frozen (SIGSTOP) past the lock's TTL; run B starts meanwhile.
     Thawed, A must write nothing and must not release B's lock; B's changes are applied once."""
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     worker = worker_factory(queues="marketing_high", concurrency=1)
     # Only this process takes the lock: a 3-second TTL here, the worker keeps its consistent limits.
     monkeypatch.setenv("BID_CYCLE_LOCK_TTL", "3")
@@ -136,7 +136,7 @@ def test_a_database_blip_after_the_lock_does_not_make_the_retry_skip_itself(
     that write hit the statement timeout (OperationalError); the task retries in 60 s (its
     policy) and that retry must find the lock free and run the cycle."""
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     worker = worker_factory(concurrency=2, extra_env={"DB_STATEMENT_TIMEOUT_MS": "2000"})
     url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(url) as blocker:

@@ -24,9 +24,9 @@ from app.core.redis import get_redis
 from app.models.marketing import MarketingBidIntent, MarketingCycleRun, MarketplaceAccount
 from app.services.marketing.bid_apply import FENCE_LOCK_KEY
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY
-from tests.chaos.support_b import (
-    add_fault,
+from tests.chaos.support import (
     effect_check,
+    fault_wb_bids,
     finished_runs,
     last_seq,
     send_cycle,
@@ -37,8 +37,6 @@ from tests.integration.test_bid_cycle import prepare
 from tests.support.sandbox_system import SandboxSystem
 
 pytestmark = pytest.mark.worker
-
-WB_BID_PATHS = ("/api/advert/v1/bids", "/api/advert/v1/normquery/bids", "/adv/v0/normquery/bids")
 
 
 def terminate_app_connections() -> int:
@@ -70,8 +68,7 @@ def test_11_connections_killed_mid_cycle_apply_every_change_once(
 ) -> None:
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="slow", path=path, marketplace="wildberries", delay_s=4, count=1)
+    fault_wb_bids(sandbox_system, kind="slow", delay_s=4, count=1)
     worker_factory(queues="marketing_high", concurrency=2)
     send_cycle()
     # Intents are committed (visible to another connection) while the bid call is on the wire.

@@ -19,11 +19,12 @@ from app.core.celery_config import celery_app
 from app.core.database import session_scope
 from app.models.marketing import MarketingCampaign, MarketplaceAccount
 from app.services.marketing.budgets import run_budget_check
-from tests.chaos.support_b import (
+from tests.chaos.support import (
     active_faults,
     add_fault,
     bid_effects,
     effect_check,
+    fault_wb_bids,
     last_seq,
     send_cycle,
     wait_for,
@@ -33,8 +34,6 @@ from tests.integration.test_bid_cycle import prepare
 from tests.support.sandbox_system import SandboxSystem
 
 pytestmark = pytest.mark.worker
-
-WB_BID_PATHS = ("/api/advert/v1/bids", "/api/advert/v1/normquery/bids", "/adv/v0/normquery/bids")
 
 
 def wb_account_ids() -> list[int]:
@@ -110,8 +109,7 @@ def test_12_passing_503s_are_retried_and_every_change_applied_once(
 ) -> None:
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="error", status=503, path=path, marketplace="wildberries", count=2)
+    fault_wb_bids(sandbox_system, kind="error", status=503, count=2)
     worker_factory(queues="marketing_high", concurrency=2)
     started = time.monotonic()
     send_cycle()
@@ -129,8 +127,7 @@ def test_12_a_marketplace_down_for_good_applies_nothing_there_and_the_rest_once(
 ) -> None:
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="error", status=503, path=path, marketplace="wildberries", rate=1.0)
+    fault_wb_bids(sandbox_system, kind="error", status=503, rate=1.0)
     worker_factory(queues="marketing_high", concurrency=2)
     send_cycle()
     runs = wait_for_runs(1, timeout=120)

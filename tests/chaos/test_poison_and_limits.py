@@ -22,10 +22,10 @@ from app.core.database import session_scope
 from app.core.redis import get_redis
 from app.models.marketing import CeleryFailedTask, MarketingBidIntent
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY
-from tests.chaos.support_b import (
-    add_fault,
+from tests.chaos.support import (
     clear_faults,
     effect_check,
+    fault_wb_bids,
     last_seq,
     send_cycle,
     wait_for,
@@ -35,8 +35,6 @@ from tests.integration.test_bid_cycle import prepare
 from tests.support.sandbox_system import SandboxSystem
 
 pytestmark = pytest.mark.worker
-
-WB_BID_PATHS = ("/api/advert/v1/bids", "/api/advert/v1/normquery/bids", "/adv/v0/normquery/bids")
 
 
 def garbage_envelope(body: bytes, content_type: str) -> str:
@@ -94,8 +92,7 @@ def test_17_a_hanging_marketplace_meets_the_soft_limit_and_nothing_is_stale(
 ) -> None:
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="timeout", path=path, marketplace="wildberries", delay_s=60, count=1)
+    fault_wb_bids(sandbox_system, kind="timeout", delay_s=60, count=1)
     worker = worker_factory(
         queues="marketing_high",
         concurrency=2,
@@ -148,8 +145,7 @@ def test_16_an_account_task_that_keeps_dying_fails_the_run_not_its_lock(
 
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="slow", path=path, marketplace="wildberries", delay_s=20, rate=1.0)
+    fault_wb_bids(sandbox_system, kind="slow", delay_s=20, rate=1.0)
     worker = worker_factory(queues="marketing_high", concurrency=2, extra_env={"MAX_REDELIVERIES": "1"})
     send_cycle()
 

@@ -27,7 +27,7 @@ from app.core.database import session_scope
 from app.core.embedded import EmbeddedRedis
 from app.models.marketing import MarketingBidIntent, MarketplaceAccount
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY, begin_cycle, finish_cycle
-from tests.chaos.conftest import effect_check, figure, last_effect_seq, wait_for
+from tests.chaos.support import effect_check, figure, last_seq, wait_for
 from tests.chaos.test_workers import ACCOUNT_TASK, FIRST_READ, fault_taken
 from tests.integration.test_bid_cycle import prepare
 from tests.integration.test_interrupted_send import wb_account
@@ -112,7 +112,7 @@ def test_scenario_9_redis_restarted_with_aof(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     app = on_own_redis(own_redis, monkeypatch)
     worker = worker_factory(
         queues="marketing_high", extra_env={"REDIS_URL": own_redis.url}, broker_url=own_redis.url
@@ -166,7 +166,7 @@ def test_scenario_10_redis_restarted_without_persistence(
     server = VolatileRedis(own_redis.folder, port=own_redis.port)
     server.start()
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     app = on_own_redis(server, monkeypatch)
     worker = worker_factory(
         queues="marketing_high", extra_env={"REDIS_URL": server.url}, broker_url=server.url

@@ -14,13 +14,11 @@ from sqlalchemy import select
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
 from app.models.marketing import MarketingBidIntent
-from tests.chaos.support_b import add_fault, effect_check, last_seq, send_cycle, wait_for, wait_for_runs
+from tests.chaos.support import effect_check, fault_wb_bids, last_seq, send_cycle, wait_for, wait_for_runs
 from tests.integration.test_bid_cycle import prepare
 from tests.support.sandbox_system import SandboxSystem
 
 pytestmark = pytest.mark.worker
-
-WB_BID_PATHS = ("/api/advert/v1/bids", "/api/advert/v1/normquery/bids", "/adv/v0/normquery/bids")
 
 
 def open_intents() -> int:
@@ -35,8 +33,7 @@ def test_18_sigterm_during_a_running_cycle_lets_it_finish_and_loses_nothing(
 ) -> None:
     prepare(sandbox_system)
     since = last_seq(sandbox_system)
-    for path in WB_BID_PATHS:
-        add_fault(sandbox_system, kind="slow", path=path, marketplace="wildberries", delay_s=4, count=1)
+    fault_wb_bids(sandbox_system, kind="slow", delay_s=4, count=1)
     first = worker_factory(queues="marketing_high", concurrency=2)
     send_cycle()
     wait_for(open_intents, 90, "a bid call on the wire")

@@ -16,10 +16,10 @@ import pytest
 
 from app.core.celery_config import celery_app
 from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
-from tests.chaos.conftest import (
+from tests.chaos.support import (
     effect_check,
     figure,
-    last_effect_seq,
+    last_seq,
     signal_pool_children,
     wait_for,
 )
@@ -41,14 +41,14 @@ def fault_taken(system: SandboxSystem, rule_id: int) -> bool:
 
 def test_scenario_2_child_killed_before_the_call(sandbox_system: SandboxSystem, worker_factory: Any) -> None:
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     rule = sandbox_system.world.sandbox.faults.add({"kind": "timeout", "path": FIRST_READ, "delay_s": 120})
     start = begin_cycle("scenario-2")
     assert start.run_id is not None
     worker = worker_factory(queues="marketing_high", concurrency=1)
     result = celery_app.send_task(ACCOUNT_TASK, args=[start.run_id, wb_account()])
     wait_for(lambda: fault_taken(sandbox_system, rule.id), what="the account's first read")
-    assert last_effect_seq(sandbox_system) == since  # nothing sent yet
+    assert last_seq(sandbox_system) == since  # nothing sent yet
     killed_at = time.monotonic()
     signal_pool_children(worker)
     summary = result.get(timeout=240)
@@ -67,7 +67,7 @@ def test_scenario_4_same_message_twice_at_once(sandbox_system: SandboxSystem, wo
     """Two copies of one account task (same id, same run) run at the same time on two workers, as
     when the broker redelivers a message whose first delivery still runs."""
     prepare(sandbox_system)
-    since = last_effect_seq(sandbox_system)
+    since = last_seq(sandbox_system)
     # The second copy reads the run's decided keywords before the first has written any, and
     # plans after the first has sent and marked its changes: the window in which only the intent
     # write itself can tell that the keywords are taken.
