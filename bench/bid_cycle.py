@@ -52,7 +52,6 @@ import os
 import queue
 import re
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -65,7 +64,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from _support import redis_url, scratch_database
+from _support import Sandbox, redis_url, sandbox_process, scratch_database
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -79,7 +78,7 @@ from app.models.marketing import (
     MarketingKeyword,
     MarketplaceAccount,
 )
-from app.sandbox.server import APP_NAMES, free_port
+from app.sandbox.server import APP_NAMES, free_ports
 from app.services.marketing.adapters.base import BidChange, Keyword
 from app.services.marketing.adapters.limits import (
     RateLimit,
@@ -130,37 +129,9 @@ def template(path: str) -> str:
 # --- the sandbox, in a process of its own ---------------------------------------------------------
 
 
-@dataclass
-class Sandbox:
-    ports: dict[str, int]
-    process: subprocess.Popen[bytes]
-
-    def url(self, app: str) -> str:
-        return f"http://127.0.0.1:{self.ports[app]}"
-
-    def control(self, path: str, body: Any = None) -> Any:
-        url = self.url("wildberries") + "/_sandbox/" + path
-        reply = httpx.post(url, json=body, timeout=120) if body is not None else httpx.get(url, timeout=120)
-        reply.raise_for_status()
-        return reply.json()
-
-    def env(self, factor: float) -> dict[str, str]:
-        """The settings that point the system at this sandbox (tests/integration/conftest.py)."""
-        return {
-            "WB_API_URL": self.url("wildberries"),
-            "OZON_API_URL": self.url("ozon"),
-            "YM_API_URL": self.url("yandex_market"),
-            "WATCHER_API_URL": self.url("watcher"),
-            "WATCHER_API_KEY": self.control("accounts")["watcher"]["api_key"],
-            "CLOCK_URL": self.url("wildberries") + "/_sandbox/clock",
-            "RATE_LIMIT_FACTOR": str(factor),
-            "HTTP_BACKOFF_BASE": "0.05",
-        }
-
-
 @contextmanager
 def sandbox(seed: int, size: str, factor: float) -> Iterator[Sandbox]:
-    ports = {name: free_port() for name in APP_NAMES}
+    ports = dict(zip(APP_NAMES, free_ports(len(APP_NAMES)), strict=True))
     command = [
         sys.executable,
         "-m",
@@ -177,31 +148,8 @@ def sandbox(seed: int, size: str, factor: float) -> Iterator[Sandbox]:
         f"--claude-port={ports['claude']}",
         f"--telegram-port={ports['telegram']}",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    box = Sandbox(ports, process)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the sandbox exited with {process.returncode}")
-            try:
-                if all(
-                    httpx.get(box.url(app) + "/_sandbox/clock", timeout=2).is_success for app in APP_NAMES
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start within 300 s")
-            time.sleep(0.2)
+    with sandbox_process(command, ports) as box:
         yield box
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def point_at(box: Sandbox, factor: float) -> None:

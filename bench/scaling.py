@@ -35,7 +35,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +43,14 @@ ROOT = BENCH.parent
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/10")
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
-import httpx  # noqa: E402
-from _support import scratch_database  # noqa: E402
+from _support import Sandbox, sandbox_process, scratch_database  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app.core.config import get_settings, reset_settings_cache  # noqa: E402
 from app.core.database import session_scope  # noqa: E402
 from app.models.marketing import MarketingCampaign  # noqa: E402
-from app.sandbox.server import APP_NAMES, free_port  # noqa: E402
+from app.sandbox.server import APP_NAMES, free_ports  # noqa: E402
 from app.sandbox.world import WorldSize  # noqa: E402
 from app.services.marketing.adapters.limits import ALL_LIMITS  # noqa: E402
 from app.services.marketing.sandbox_accounts import register_sandbox_accounts  # noqa: E402
@@ -103,32 +101,6 @@ def serve_sandbox(seed: int, size: str, factor: float, ports: dict[str, int]) ->
     asyncio.run(serve(world, ports))
 
 
-@dataclass
-class Sandbox:
-    ports: dict[str, int]
-
-    def url(self, app: str) -> str:
-        return f"http://127.0.0.1:{self.ports[app]}"
-
-    def control(self, path: str, body: Any = None) -> Any:
-        url = self.url("wildberries") + "/_sandbox/" + path
-        reply = httpx.post(url, json=body, timeout=120) if body is not None else httpx.get(url, timeout=120)
-        reply.raise_for_status()
-        return reply.json()
-
-    def env(self, factor: float) -> dict[str, str]:
-        return {
-            "WB_API_URL": self.url("wildberries"),
-            "OZON_API_URL": self.url("ozon"),
-            "YM_API_URL": self.url("yandex_market"),
-            "WATCHER_API_URL": self.url("watcher"),
-            "WATCHER_API_KEY": self.control("accounts")["watcher"]["api_key"],
-            "CLOCK_URL": self.url("wildberries") + "/_sandbox/clock",
-            "RATE_LIMIT_FACTOR": str(factor),
-            "HTTP_BACKOFF_BASE": "0.05",
-        }
-
-
 def wait_until(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -139,25 +111,10 @@ def wait_until(condition, timeout: float, what: str) -> None:
 
 @contextmanager
 def sandbox(seed: int, size: str, factor: float) -> Iterator[Sandbox]:
-    ports = {name: free_port() for name in APP_NAMES}
+    ports = dict(zip(APP_NAMES, free_ports(len(APP_NAMES)), strict=True))
     argv = [sys.executable, __file__, "--serve-sandbox", json.dumps([seed, size, factor, ports])]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    box = Sandbox(ports)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise SystemExit(f"error: the sandbox exited with {process.returncode}")
-        try:
-            return all(httpx.get(box.url(app) + "/_sandbox/clock", timeout=2).is_success for app in APP_NAMES)
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(up, 300, "the sandbox start")
+    with sandbox_process(argv, ports) as box:
         yield box
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @contextmanager
