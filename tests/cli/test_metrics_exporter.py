@@ -18,18 +18,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.core.beat_lock import BEAT_HEARTBEAT_KEY
 from app.core.clock import moscow_today, now_utc
 from app.core.database import session_scope
-from app.core.secrets import encrypt_credentials
-from app.models.core import Brand
 from app.models.marketing import (
     CeleryFailedTask,
     MarketingBidIntent,
-    MarketingCampaign,
     MarketingCycleRun,
-    MarketplaceAccount,
 )
 from app.services.marketing.api_calls import record_calls_sync
 from app.services.marketing.monitoring import PRIORITY_SEP
 from tests.support.cli import cli
+from tests.support.rows import add_account, add_campaign
 from tests.support.up_process import free_port
 
 pytestmark = pytest.mark.worker
@@ -71,31 +68,8 @@ def test_exporter_serves_every_metric_in_the_prometheus_format(
     worker_factory(queues="marketing_high", concurrency=2)
     today = moscow_today(now_utc())
     with session_scope() as session:
-        brand = Brand(name="B")
-        session.add(brand)
-        session.flush()
-        account = MarketplaceAccount(
-            marketplace="wb",
-            brand_id=brand.id,
-            name="wb-main",
-            credentials_encrypted=encrypt_credentials({"token": "t"}),
-            last_stats_collected_at=now_utc() - timedelta(minutes=30),
-        )
-        session.add(account)
-        session.flush()
-        campaign = MarketingCampaign(
-            account_id=account.id,
-            marketplace="wb",
-            brand_id=brand.id,
-            external_id="1",
-            name="C",
-            status="active",
-            daily_limit=500_000,
-            spent_today=123_450,
-            spent_date=today,
-        )
-        session.add(campaign)
-        session.flush()
+        account = add_account(session, "wb", last_stats_collected_at=now_utc() - timedelta(minutes=30))
+        campaign = add_campaign(session, account, daily_limit=500_000, spent_today=123_450, spent_date=today)
         session.add_all(
             MarketingBidIntent(campaign_id=campaign.id, new_bid=100 + n, source="bid_cycle", status=status)
             for n, status in enumerate(("applied", "applied", "failed"))

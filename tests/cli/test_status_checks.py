@@ -23,21 +23,9 @@ from app.models.partitions import ensure_stats_partitions
 from app.services.marketing.bid_cycle.coordinator import publish_metrics
 from app.services.marketing.monitoring import PRIORITY_SEP
 from tests.support.cli import cli
-from tests.support.up_process import free_port
+from tests.support.up_process import APPENDIX_A, free_port
 
 pytestmark = pytest.mark.worker
-
-POINTS = {
-    "beat",
-    "workers:marketing_high",
-    "workers:marketing_default",
-    "workers:marketing_low",
-    "bid_cycle",
-    "stats",
-    "alerts",
-    "flower",
-    "queues",
-}
 
 
 def status_json(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -109,7 +97,7 @@ def test_every_check_point_passes_then_a_stopped_worker_fails_its_own(
 
     code, document = status_json(env)
     points = by_id(document)
-    assert set(points) == POINTS
+    assert set(points) == APPENDIX_A
     assert code == 0 and document["ok"] and document["failed"] == [], document
     assert points["workers:marketing_low"]["figure"] == f"{worker.node} (1 processes)"
     assert points["stats"]["value"] == 1

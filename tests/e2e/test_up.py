@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.up_process import (
+    APPENDIX_A,
     bids_by_marketplace,
     demo_ports,
     free_port,
@@ -28,18 +29,6 @@ from tests.support.up_process import (
 
 # Runs `up`, which takes the demo ports when free: one such test at a time (scripts/test.sh).
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("up")]
-
-APPENDIX_A = {
-    "beat",
-    "workers:marketing_high",
-    "workers:marketing_default",
-    "workers:marketing_low",
-    "bid_cycle",
-    "stats",
-    "alerts",
-    "flower",
-    "queues",
-}
 
 
 def status_points(env: dict[str, str]) -> tuple[dict[str, dict[str, object]], int]:

@@ -23,9 +23,8 @@ from typer.testing import CliRunner
 from app.cli import build_cli
 from app.cli.errors import explain
 from app.core.database import session_scope
-from app.core.secrets import encrypt_credentials
-from app.models.marketing import Brand, MarketplaceAccount
 from tests.fuzz.test_adapter_replies import EXAMPLES, RANDOM
+from tests.support.rows import add_account
 
 SKIPPED = {"up", "sandbox", "telegram-bot", "metrics", "run", "db", "backtest"}
 HOSTILE = [
@@ -88,17 +87,7 @@ def command_line(draw: st.DrawFn, command: Any) -> list[str]:
 @pytest.fixture
 def one_account(clean_db: None) -> Iterator[None]:
     with session_scope() as session:
-        brand = Brand(name="fuzz")
-        session.add(brand)
-        session.flush()
-        session.add(
-            MarketplaceAccount(
-                marketplace="wb",
-                brand_id=brand.id,
-                name="fuzz",
-                credentials_encrypted=encrypt_credentials({"token": "t"}),
-            )
-        )
+        add_account(session, "wb", name="fuzz", brand="fuzz")
     yield
 
 

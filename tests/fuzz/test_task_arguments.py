@@ -23,9 +23,9 @@ from app.cli.task_args import TaskCall, accepts, build_call
 from app.cli.tasks import parse_kwargs, split_arguments, task_names
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
-from app.core.secrets import encrypt_credentials
-from app.models.marketing import Brand, MarketingCampaign, MarketingKeyword, MarketplaceAccount
+from app.models.marketing import MarketingKeyword
 from tests.fuzz.test_adapter_replies import EXAMPLES, RANDOM
+from tests.support.rows import add_account, add_campaign
 
 TASKS = sorted(task_names().values())
 
@@ -86,29 +86,8 @@ def command_lines(draw: st.DrawFn, task: Any) -> tuple[list[str], list[str]]:
 def one_keyword(clean_db: None) -> Iterator[int]:
     """A WB search cluster of a cpm campaign: apply_bid_change's check reads it for real."""
     with session_scope() as session:
-        brand = Brand(name="fuzz")
-        session.add(brand)
-        session.flush()
-        account = MarketplaceAccount(
-            marketplace="wb",
-            brand_id=brand.id,
-            name="fuzz",
-            credentials_encrypted=encrypt_credentials({"token": "t"}),
-        )
-        session.add(account)
-        session.flush()
-        campaign = MarketingCampaign(
-            account_id=account.id,
-            marketplace="wb",
-            brand_id=brand.id,
-            external_id="1",
-            name="c",
-            campaign_type="search",
-            payment_type="cpm",
-            status="active",
-        )
-        session.add(campaign)
-        session.flush()
+        account = add_account(session, "wb", name="fuzz", brand="fuzz")
+        campaign = add_campaign(session, account, payment_type="cpm")
         keyword = MarketingKeyword(
             campaign_id=campaign.id, external_id="1:платье", keyword="платье", kind="cluster"
         )

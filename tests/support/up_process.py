@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,11 +12,22 @@ from pathlib import Path
 
 import psutil
 
+from app.sandbox.server import free_port as free_port  # the tests take it from here
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# Spec Appendix A's check points as `adolf-marketing status` names them (issue 10 item 5).
+APPENDIX_A = frozenset(
+    {
+        "beat",
+        "workers:marketing_high",
+        "workers:marketing_default",
+        "workers:marketing_low",
+        "bid_cycle",
+        "stats",
+        "alerts",
+        "flower",
+        "queues",
+    }
+)
 
 
 def zero_config_env(data_dir: Path, flower_port: int) -> dict[str, str]:

@@ -16,8 +16,7 @@ from app.core.beat_lock import BEAT_HEARTBEAT_KEY
 from app.core.celery_config import celery_app
 from app.core.clock import now_utc
 from app.core.database import session_scope
-from app.core.secrets import encrypt_credentials
-from app.models.core import Brand, User
+from app.models.core import User
 from app.models.marketing import MarketingAlert, MarketingCycleRun, MarketplaceAccount
 from app.services.marketing.api_calls import record_calls_sync
 from app.services.marketing.monitoring import (
@@ -27,6 +26,7 @@ from app.services.marketing.monitoring import (
     WORKERS_KEY,
     queue_length,
 )
+from tests.support.rows import add_account
 
 pytestmark = pytest.mark.worker
 
@@ -64,19 +64,8 @@ def test_each_threshold_alerts_once_and_recovers_once(clean_db, redis_client, wo
         queues="marketing_default,marketing_low", node="monitor-rest@localhost", concurrency=2
     )
     with session_scope() as session:
-        brand = Brand(name="B")
-        session.add(brand)
         session.add(User(email="admin@x", full_name="Admin", role="administrator"))
-        session.flush()
-        session.add(
-            MarketplaceAccount(
-                marketplace="ozon",
-                brand_id=brand.id,
-                name="ozon-main",
-                credentials_encrypted=encrypt_credentials({"client_id": "1", "client_secret": "s"}),
-                last_stats_collected_at=now_utc(),
-            )
-        )
+        add_account(session, "ozon", last_stats_collected_at=now_utc())
     cycle_run(minutes=1)
 
     healthy = check(redis_client)
