@@ -62,6 +62,45 @@ hostile_values = st.sampled_from(HOSTILE_SCALARS) | st.recursive(
     max_leaves=6,
 )
 
+# What a user might type where a value goes: numbers beyond BIGINT, NaN, JSON fragments, dates that
+# are no dates, words the commands know, `k=v` pairs gone wrong, empty and multi-line text.
+HOSTILE_WORDS: list[str] = [
+    "",
+    "0",
+    "-1",
+    "1.5",
+    "NaN",
+    "inf",
+    "Infinity",
+    "1e309",
+    str(2**63),
+    str(10**30),
+    "null",
+    "true",
+    "[]",
+    "{}",
+    "[1, 2",
+    '{"a": ',
+    "2026-13-45",
+    "2026-02-30",
+    "yesterday",
+    "a\nb",
+    "\x00",
+    "wb",
+    "ozon",
+    "ym",
+    "manual",
+    "rollback",
+    "fixed",
+    "target_drr",
+    "15100",
+    "k=v",
+    "=",
+    "max_bid=-5",
+    "target_drr_pct=NaN",
+]
+hostile_words = st.sampled_from(HOSTILE_WORDS) | st.text(max_size=12) | st.integers(-(2**70), 2**70).map(str)
+
 ERROR_STATUSES = [200, 201, 204, 400, 401, 403, 404, 409, 413, 420, 422, 429, 500, 502, 503, 504]
 HTML_PAGES = [
     "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>"

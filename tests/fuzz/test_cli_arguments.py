@@ -23,35 +23,11 @@ from typer.testing import CliRunner
 from app.cli import build_cli
 from app.cli.errors import explain
 from app.core.database import session_scope
+from tests.fuzz.replies import hostile_words
 from tests.fuzz.test_adapter_replies import EXAMPLES, RANDOM
 from tests.support.rows import add_account
 
 SKIPPED = {"up", "sandbox", "telegram-bot", "metrics", "run", "db", "backtest"}
-HOSTILE = [
-    "",
-    "0",
-    "-1",
-    "1.5",
-    "NaN",
-    "inf",
-    str(2**63),
-    str(10**30),
-    "2026-13-45",
-    "2026-02-30",
-    "yesterday",
-    "a\nb",
-    "\x00",
-    "wb",
-    "ozon",
-    "ym",
-    "fixed",
-    "target_drr",
-    "k=v",
-    "=",
-    "max_bid=-5",
-    "target_drr_pct=NaN",
-]
-values = st.sampled_from(HOSTILE) | st.text(max_size=10) | st.integers(-(2**70), 2**70).map(str)
 
 
 def commands() -> dict[str, Any]:
@@ -78,9 +54,9 @@ def command_line(draw: st.DrawFn, command: Any) -> list[str]:
         if param.param_type_name == "option" and param.name != "help" and draw(st.booleans()):
             words.append(draw(st.sampled_from(param.opts + param.secondary_opts)))
             if not param.is_flag and not param.count:
-                words.append(draw(values))
+                words.append(draw(hostile_words))
         elif param.param_type_name == "argument":
-            words += draw(st.lists(values, min_size=1, max_size=2))
+            words += draw(st.lists(hostile_words, min_size=1, max_size=2))
     return words
 
 

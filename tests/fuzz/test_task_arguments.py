@@ -24,43 +24,11 @@ from app.cli.tasks import parse_kwargs, split_arguments, task_names
 from app.core.celery_config import celery_app
 from app.core.database import session_scope
 from app.models.marketing import MarketingKeyword
+from tests.fuzz.replies import hostile_words
 from tests.fuzz.test_adapter_replies import EXAMPLES, RANDOM
 from tests.support.rows import add_account, add_campaign
 
 TASKS = sorted(task_names().values())
-
-raw_values = st.one_of(
-    st.text(max_size=12),
-    st.sampled_from(
-        [
-            "",
-            "0",
-            "-1",
-            "1.5",
-            "NaN",
-            "Infinity",
-            "1e309",
-            str(2**63),
-            str(10**30),
-            "null",
-            "true",
-            "[]",
-            "{}",
-            "[1, 2",
-            '{"a": ',
-            "wb",
-            "ozon",
-            "ym",
-            "manual",
-            "rollback",
-            "15100",
-            "2026-13-45",
-            "\x00",
-            "a\nb",
-        ]
-    ),
-    st.integers(min_value=-(2**70), max_value=2**70).map(str),
-)
 
 
 @st.composite
@@ -70,15 +38,15 @@ def command_lines(draw: st.DrawFn, task: Any) -> tuple[list[str], list[str]]:
         *inspect.signature(task.run).parameters,
         *draw(st.lists(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), min_size=1, max_size=1)),
     ]
-    pair = st.tuples(st.sampled_from(names), raw_values)
+    pair = st.tuples(st.sampled_from(names), hostile_words)
     word = st.one_of(
-        raw_values.map(lambda v: [v]),
+        hostile_words.map(lambda v: [v]),
         pair.map(lambda p: [f"{p[0]}={p[1]}"]),
         pair.map(lambda p: [f"--{p[0].replace('_', '-')}", p[1]]),
         st.sampled_from(names).map(lambda n: [f"--{n}"]),
     )
     words = [w for group in draw(st.lists(word, max_size=4)) for w in group]
-    kw = draw(st.lists(raw_values | pair.map(lambda p: f"{p[0]}={p[1]}"), max_size=2))
+    kw = draw(st.lists(hostile_words | pair.map(lambda p: f"{p[0]}={p[1]}"), max_size=2))
     return words, kw
 
 
