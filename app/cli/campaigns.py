@@ -52,10 +52,10 @@ def _where(query: Select[Any], pairs: list[str]) -> Select[Any]:
             raise UserError(f"--where {pair!r}: use KEY=VALUE with KEY one of {', '.join(WHERE_KEYS)}")
         if key == "strategy" and value not in STRATEGY_TYPES:
             raise UserError(
-                f"--where strategy={value}: unknown strategy; use one of {', '.join(STRATEGY_TYPES)}"
+                f"--where strategy={value!r}: unknown strategy; use one of {', '.join(STRATEGY_TYPES)}"
             )
         if key == "status" and value not in CAMPAIGN_STATUSES:
-            raise UserError(f"--where status={value}: use one of {', '.join(CAMPAIGN_STATUSES)}")
+            raise UserError(f"--where status={value!r}: use one of {', '.join(CAMPAIGN_STATUSES)}")
         if key == "marketplace":
             value = parse_marketplace(value) or value
         column = "strategy_type" if key == "strategy" else key
