@@ -5,14 +5,12 @@ worker, a real Flower and the figures beat, the bid cycle and stats collection w
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from app.core.beat_lock import BEAT_HEARTBEAT_KEY
@@ -23,6 +21,7 @@ from app.models.partitions import ensure_stats_partitions
 from app.services.marketing.bid_cycle.coordinator import publish_metrics
 from app.services.marketing.monitoring import PRIORITY_SEP
 from tests.support.cli import cli
+from tests.support.served import served
 from tests.support.up_process import APPENDIX_A, free_port
 
 pytestmark = pytest.mark.worker
@@ -39,37 +38,13 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def flower(tmp_path: Path, redis_client: object):
+def flower(tmp_path: Path, redis_client: object) -> Iterator[int]:
     port = free_port()
-    log = (tmp_path / "flower.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "app.core.celery_config",
-            "flower",
-            f"--port={port}",
-            "--address=127.0.0.1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
-            break
-        except httpx.HTTPError:
-            assert process.poll() is None and time.monotonic() < deadline, (
-                tmp_path / "flower.log"
-            ).read_text()
-            time.sleep(0.5)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    argv = [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "flower"]
+    with served(
+        [*argv, f"--port={port}", "--address=127.0.0.1"], f"http://127.0.0.1:{port}/", tmp_path / "flower.log"
+    ):
+        yield port
 
 
 def test_every_check_point_passes_then_a_stopped_worker_fails_its_own(

@@ -28,6 +28,7 @@ from app.core.database import session_scope
 from app.core.secrets import _load_key
 from app.models.marketing import CeleryFailedTask, MarketingCampaign, MarketingKeyword
 from tests.support.sandbox_system import SandboxSystem
+from tests.support.served import served
 from tests.support.up_process import free_port
 from tests.support.worker import REPO_ROOT
 
@@ -60,68 +61,21 @@ def issued_ozon_tokens(system: SandboxSystem) -> dict[str, str]:
 
 @pytest.fixture
 def flower(sandbox_system: SandboxSystem, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    log_path = tmp_path / "flower.log"
-    argv = [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "flower"]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*argv, f"--port={port}", "--address=127.0.0.1", f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}"],
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
+    port, log_path = free_port(), tmp_path / "flower.log"
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthcheck", auth=FLOWER_AUTH, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        raise AssertionError(f"Flower did not start: {log_path.read_text(errors='replace')[-2000:]}")
-    yield url, log_path
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    argv = [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "flower"]
+    auth = f"--basic-auth={FLOWER_USER}:{FLOWER_PASSWORD}"
+    with served([*argv, f"--port={port}", "--address=127.0.0.1", auth], f"{url}/healthcheck", log_path):
+        yield url, log_path
 
 
 @pytest.fixture
 def exporter(sandbox_system: SandboxSystem, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`adolf-marketing metrics` on a free port: what it serves is scanned too."""
-    port = free_port()
-    log_path = tmp_path / "metrics.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "metrics", "--port", str(port)],
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-    yield f"http://127.0.0.1:{port}/metrics", log_path
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-def scrape(url: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return httpx.get(url, timeout=30).text
-        except httpx.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    port, log_path = free_port(), tmp_path / "metrics.log"
+    url = f"http://127.0.0.1:{port}/metrics"
+    with served([sys.executable, "-m", "app.cli", "metrics", "--port", str(port)], url, log_path):
+        yield url, log_path
 
 
 def run_task(name: str, *args: Any, **kwargs: Any) -> Any:
@@ -236,7 +190,7 @@ def test_no_secret_reaches_redis_logs_tables_flower_or_the_cli(
         ).text
 
     metrics_url, metrics_log = exporter
-    metrics_page = scrape(metrics_url)
+    metrics_page = httpx.get(metrics_url, timeout=30).text
     assert "celery_queue_length" in metrics_page
 
     secrets = {**canaries(sandbox_system), **issued_ozon_tokens(sandbox_system)}
