@@ -262,6 +262,12 @@ class HttpTransport:
             await self.pacing.limiter.push_back(bucket[0], seconds)
 
 
+def json_body(response: httpx.Response) -> Any:
+    """The JSON of a 2xx reply `request` returned; None when it has no body (a 204, an empty 200),
+    which the transport lets through and each parser refuses in its own words."""
+    return response.json() if response.content else None
+
+
 def _is_json(response: httpx.Response) -> bool:
     """Whether the body parses — decoded once: the callers' `response.json()` then returns this
     decoding instead of parsing the body a second time (a large stats reply costs milliseconds)."""

@@ -43,7 +43,7 @@ from app.services.marketing.adapters.base import (
     StatsSnapshot,
     TransientError,
 )
-from app.services.marketing.adapters.http import HttpTransport, Pacing, RetryPolicy
+from app.services.marketing.adapters.http import HttpTransport, Pacing, RetryPolicy, json_body
 from app.services.marketing.adapters.limits import OZON_QUOTAS
 from app.services.marketing.adapters.ozon_parse import (
     CAMPAIGN_STATE_RUNNING,
@@ -97,11 +97,6 @@ NOT_SERVING_STATES = frozenset(
 _BAD_BID_INDEX = re.compile(r"bids\[(\d+)\]")
 
 
-def _body(reply: httpx.Response) -> Any:
-    """The reply's JSON; an empty 2xx body (the transport lets it through) is None, not a crash."""
-    return reply.json() if reply.content else None
-
-
 class OzonClient:
     """One method per Ozon Performance endpoint the system uses; no business logic."""
 
@@ -116,14 +111,14 @@ class OzonClient:
             operation="list campaigns",
             params={"page": page, "pageSize": page_size},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def campaigns_by_id(self, campaign_ids: list[str]) -> Any:
         # Reference: GET /api/client/campaign?campaignIds=…&campaignIds=… (explode: true)
         reply = await self.t.request(
             "GET", "/api/client/campaign", operation="get campaigns", params={"campaignIds": campaign_ids}
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def activate(self, campaign_id: str) -> None:
         # Reference: POST /api/client/campaign/{campaignId}/activate (body: Empty)
@@ -145,7 +140,7 @@ class OzonClient:
             operation="list products",
             params={"page": page, "pageSize": page_size},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def update_bids(self, campaign_id: str, bids: list[dict[str, str]]) -> None:
         # Reference: PUT /api/client/campaign/{campaignId}/products (extcampaignUpdateProductsRequest)
@@ -183,7 +178,7 @@ class OzonClient:
             operation="competitive bids",
             params={"skus": skus},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def min_bids(self, skus: list[str]) -> Any:
         # Reference: POST /api/client/min/sku (extcampaignBidBySKURequest); CPC = search and
@@ -194,7 +189,7 @@ class OzonClient:
             operation="min bids",
             json_body={"sku": skus, "paymentType": "CPC", "marketplaceId": "MARKETPLACE_ID_RU"},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def daily_stats(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: GET /api/client/statistics/daily (+ "/json", as its description says)
@@ -204,7 +199,7 @@ class OzonClient:
             operation="daily statistics",
             params={"campaignIds": campaign_ids, "dateFrom": str(day_from), "dateTo": str(day_to)},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def sku_stats(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: POST /api/client/statistics/products/sku (does not consume the limits)
@@ -214,7 +209,7 @@ class OzonClient:
             operation="product statistics",
             json_body={"campaignIds": campaign_ids, "dateFrom": str(day_from), "dateTo": str(day_to)},
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def create_report(self, campaign_ids: list[str], day_from: date, day_to: date) -> Any:
         # Reference: POST /api/client/statistics (+ "/json", as its description says); ≤ 10 campaigns
@@ -229,12 +224,12 @@ class OzonClient:
                 "groupBy": "NO_GROUP_BY",
             },
         )
-        return _body(reply)
+        return json_body(reply)
 
     async def report_state(self, report_id: str) -> Any:
         # Reference: GET /api/client/statistics/{UUID}
         reply = await self.t.request("GET", f"/api/client/statistics/{report_id}", operation="report state")
-        return _body(reply)
+        return json_body(reply)
 
     async def download_report(self, report_id: str) -> httpx.Response:
         # Reference: GET /api/client/statistics/report?UUID= (CSV, ZIP of CSVs, or JSON)
@@ -313,7 +308,7 @@ class OzonAdapter:
                 "grant_type": "client_credentials",
             },
         )
-        body = _body(reply)
+        body = json_body(reply)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise TransientError(MARKETPLACE, "get token", "the token reply has no access_token")

@@ -36,6 +36,7 @@ from app.services.marketing.adapters.http import (
     Pacing,
     RetryPolicy,
     default_error_message,
+    json_body,
 )
 from app.services.marketing.adapters.limits import WbTokenType
 
@@ -291,11 +292,11 @@ class WildberriesAdapter:
 
     async def _get(self, path: str, operation: str, params: Mapping[str, Any] | None = None) -> Any:
         response = await self._transport.request("GET", path, operation=operation, params=params)
-        return response.json() if response.content else None
+        return json_body(response)
 
     async def _send(self, method: str, path: str, operation: str, body: Any) -> Any:
         response = await self._transport.request(method, path, operation=operation, json_body=body)
-        return response.json() if response.content else None
+        return json_body(response)
 
     # ---- one client method per endpoint ---------------------------------------------------------
 
