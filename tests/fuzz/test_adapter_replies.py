@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from jsonschema_path import SchemaPath
 
 from app.core.marketplaces import Marketplace
+from app.models.base import MAX_BIGINT
 from app.sandbox.ratelimit import Profile
 from app.sandbox.server import SandboxWorld, create_sandbox
 from app.services.marketing.adapters.base import (
@@ -188,8 +189,6 @@ async def scene(marketplace: str) -> Scene:
 
 
 # --- what a sane result is ----------------------------------------------------------------------
-
-MAX_BIGINT = 2**63 - 1
 
 
 def insane(value: Any, where: str = "result") -> str | None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+from app.models.base import MAX_BIGINT
+
 MICRO_PER_KOPECK = 10_000
 # Thousands separators seen in Ozon reports: space, no-break space, narrow no-break space.
 _SPACES = (" ", "\u00a0", "\u202f")
@@ -73,12 +75,9 @@ def _non_negative_int(value: Any, field: str) -> int:
     return _stored(number, field, value)
 
 
-# The largest value a database column of ours holds (bigint): a reply value above it is not data.
-MAX_STORED = 2**63 - 1
-
-
 def _stored(number: int, field: str, value: Any) -> int:
-    if number > MAX_STORED:
+    """`number` when a BIGINT column of ours can hold it: a larger reply value is not data."""
+    if number > MAX_BIGINT:
         raise BadValue(f"{field}: {value!r:.40} is too large to be real")
     return number
 

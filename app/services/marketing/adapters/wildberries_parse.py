@@ -21,6 +21,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from app.models.base import MAX_BIGINT
 from app.models.marketing import CampaignStatus, CampaignType, PaymentType
 from app.services.marketing.adapters.base import TransientError
 from app.services.marketing.adapters.limits import WbTokenType
@@ -33,12 +34,9 @@ class BadItem(ValueError):
 # --- numbers and money -------------------------------------------------------------------------
 
 
-# The largest value a database column of ours holds (bigint): a reply value above it is not data.
-MAX_STORED = 2**63 - 1
-
-
 def _stored(amount: int, what: str, value: Any) -> int:
-    if amount > MAX_STORED:
+    """`amount` when a BIGINT column of ours can hold it: a larger reply value is not data."""
+    if amount > MAX_BIGINT:
         raise BadItem(f"{what} is too large to be real: {value!r:.40}")
     return amount
 
