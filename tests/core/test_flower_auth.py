@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pydantic import SecretStr
 
 from app.core.config import ConfigError, Settings, get_settings, reset_settings_cache
 from app.core.flower_guard import flower_problem
+from app.sandbox.server import free_port
 from tests.support.worker import REPO_ROOT
 
 
@@ -62,12 +62,6 @@ def test_flower_basic_auth_must_be_user_password_pairs(monkeypatch, value: str) 
 
 def flower_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "app.core.celery_config", "flower", f"--port={port}"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def flower_env(**extra: str) -> dict[str, str]:
