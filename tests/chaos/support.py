@@ -21,6 +21,7 @@ generous timeouts, never by sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from collections import Counter
@@ -30,6 +31,8 @@ from typing import Any
 
 import httpx
 import psutil
+from celery import Celery
+from kombu.transport.redis import Mutex, MutexHeld
 from sqlalchemy import func, select
 
 from app.core.celery_config import celery_app
@@ -215,3 +218,26 @@ def effect_check(system: SandboxSystem, since: int = 0) -> EffectCheck:
             open_intents=open_count,
             dead_letters=len(dead),
         )
+
+
+def past_the_visibility_timeout(app: Celery, delivered_before: float | None = None) -> int:
+    """What the workers' sweep does once the visibility timeout (30 min) has passed, done now
+    instead of in half an hour: under kombu's unacked mutex (waited for while a worker's own sweep
+    holds it), every message delivered before `delivered_before` (a `time.time()`; default now)
+    and not acked goes back to its queue. The number restored."""
+    ceiling = time.time() if delivered_before is None else delivered_before
+    deadline = time.monotonic() + 60
+    with app.connection_for_write() as connection:
+        qos = connection.default_channel.qos
+        with qos.channel.conn_or_acquire() as client:
+            while time.monotonic() < deadline:
+                with (
+                    contextlib.suppress(MutexHeld),
+                    Mutex(client, qos.unacked_mutex_key, qos.unacked_mutex_expire),
+                ):
+                    tags = client.zrangebyscore(qos.unacked_index_key, 0, ceiling)
+                    for tag in tags:
+                        qos.restore_by_tag(tag, client)
+                    return len(tags)
+                time.sleep(0.2)
+    raise AssertionError("kombu's unacked mutex stayed held for 60 s")

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.result import AsyncResult
-from kombu.transport.redis import Mutex, MutexHeld
 
 from app.core.celery_config import celery_settings
 from app.core.config import get_settings, reset_settings_cache
@@ -28,7 +27,7 @@ from app.core.database import session_scope
 from app.core.embedded import EmbeddedRedis
 from app.models.marketing import MarketingBidIntent, MarketplaceAccount
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY, begin_cycle, finish_cycle
-from tests.chaos.support import effect_check, figure, last_seq, wait_for
+from tests.chaos.support import effect_check, figure, last_seq, past_the_visibility_timeout, wait_for
 from tests.chaos.test_workers import ACCOUNT_TASK, FIRST_READ, fault_taken
 from tests.integration.test_bid_cycle import prepare
 from tests.integration.test_interrupted_send import wb_account
@@ -77,28 +76,6 @@ def outcome(app: Celery, task_id: str, timeout: float = 90.0) -> dict[str, Any]:
 
 def unacked(server: EmbeddedRedis) -> int:
     return int(server._client().hlen("unacked"))
-
-
-def past_the_visibility_timeout(app: Celery) -> int:
-    """What the workers' sweep does once the visibility timeout (30 min) has passed, done now
-    instead of in half an hour: under kombu's unacked mutex (waited for while the worker's own
-    sweep holds it), every unacked message goes back to its queue. The number restored."""
-
-    deadline = time.monotonic() + 60
-    with app.connection_for_write() as connection:
-        qos = connection.default_channel.qos
-        with qos.channel.conn_or_acquire() as client:
-            while time.monotonic() < deadline:
-                with (
-                    contextlib.suppress(MutexHeld),
-                    Mutex(client, qos.unacked_mutex_key, qos.unacked_mutex_expire),
-                ):
-                    tags = client.hkeys(qos.unacked_key)
-                    for tag in tags:
-                        qos.restore_by_tag(tag, client)
-                    return len(tags)
-                time.sleep(0.2)
-    raise AssertionError("kombu's unacked mutex stayed held for 60 s")
 
 
 def kill_redis(server: EmbeddedRedis) -> None:

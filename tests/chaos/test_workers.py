@@ -3,23 +3,33 @@
 Scenario 1 (pool child killed after the marketplace took the bid call) is
 tests/integration/test_interrupted_send.py, which prints its figure.
 
-Scenario 3 (a whole worker SIGKILLed) is not here yet: its draft failed and was left out.
+Messages a dead worker held wait in Redis's `unacked` hash for the visibility timeout (30 min)
+before a live worker's sweep restores them; scenario 3 runs that sweep itself
+(`past_the_visibility_timeout`) rather than wait half an hour.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from typing import Any
 
+import psutil
 import pytest
+from celery.result import AsyncResult
 
 from app.core.celery_config import celery_app
+from app.core.database import session_scope
+from app.models.marketing import MarketplaceAccount
 from app.services.marketing.bid_cycle.coordinator import begin_cycle, finish_cycle
 from tests.chaos.support import (
     effect_check,
     figure,
     last_seq,
+    past_the_visibility_timeout,
+    pool_children,
     signal_pool_children,
     wait_for,
 )
@@ -98,3 +108,63 @@ def test_scenario_4_same_message_twice_at_once(sandbox_system: SandboxSystem, wo
     assert effects.applied == effects.expected
     assert effects.dead_letters == 0
     figure(4, effects.applied, effects.expected, recovery)
+
+
+def all_accounts() -> list[int]:
+    with session_scope() as session:
+        return [a.id for a in session.query(MarketplaceAccount).order_by(MarketplaceAccount.id)]
+
+
+def alive(processes: list[psutil.Process]) -> bool:
+    return any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes)
+
+
+@pytest.mark.parametrize("kill", ["process_group", "main_pid_only"])
+def test_scenario_3_whole_worker_killed(
+    sandbox_system: SandboxSystem, worker_factory: Any, redis_client: Any, kill: str
+) -> None:
+    """Worker A holds a running share (WB, in its first read) and a prefetched one when it is
+    SIGKILLed: the whole process group (a host crash), or only its main process, whose pool child
+    then finishes its task unsupervised. Both messages wait unacked; worker B does every share
+    after the visibility sweep; nothing is applied twice, nothing is lost."""
+    prepare(sandbox_system)
+    since = last_seq(sandbox_system)
+    rule = sandbox_system.world.sandbox.faults.add({"kind": "slow", "path": FIRST_READ, "delay_s": 6})
+    start = begin_cycle("scenario-3")
+    assert start.run_id is not None
+    a = worker_factory(queues="marketing_high", concurrency=1)
+    wb = wb_account()
+    accounts = [wb] + [x for x in all_accounts() if x != wb]
+    task_ids = [str(celery_app.send_task(ACCOUNT_TASK, args=[start.run_id, x]).id) for x in accounts]
+    wait_for(lambda: fault_taken(sandbox_system, rule.id), what="A running the WB share")
+    # worker_prefetch_multiplier=2: the running share and the next one are both A's, unacked.
+    wait_for(lambda: redis_client.hlen("unacked") == 2, what="A holding a running and a prefetched share")
+    orphans = pool_children(a)
+    if kill == "process_group":
+        os.killpg(a.process.pid, signal.SIGKILL)
+    else:
+        os.kill(a.process.pid, signal.SIGKILL)
+    killed_at, killed_wall = time.monotonic(), time.time()
+    a.process.wait(timeout=30)
+    held = set(redis_client.hkeys("unacked"))
+    b = worker_factory(queues="marketing_high", concurrency=1)
+    assert held <= set(redis_client.hkeys("unacked"))  # not lost: waiting for the visibility timeout
+    if kill == "main_pid_only":
+        # The orphan finishes its share (its ack died with the main process), then exits.
+        wait_for(lambda: not alive(orphans), timeout=120, what="A's orphaned pool child gone")
+    assert past_the_visibility_timeout(celery_app, delivered_before=killed_wall) == 2
+    wait_for(
+        lambda: b.log().count("succeeded in") >= len(accounts),
+        timeout=240,
+        what="B doing every share",
+    )
+    recovery = time.monotonic() - killed_at
+    wait_for(lambda: not alive(orphans), timeout=120, what="A's pool child gone")
+    results = [dict(AsyncResult(task_id, app=celery_app).get(timeout=60)) for task_id in task_ids]
+    finish_cycle(start.run_id, start.lock_token, results)
+    # B acks each share just after its "succeeded" line.
+    wait_for(lambda: redis_client.hlen("unacked") == 0, timeout=30, what="every share acked")
+    effects = effect_check(sandbox_system, since)
+    assert effects.applied == effects.expected > 0
+    assert effects.dead_letters == 0
+    figure(3, effects.applied, effects.expected, recovery, kill=kill)

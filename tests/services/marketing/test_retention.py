@@ -324,7 +324,8 @@ def test_partitions_are_created_ahead_without_blocking_readers(seeded: Seeded) -
 def test_partitions_that_cannot_be_created_raise_one_critical_alert_a_day(
     seeded: Seeded, small_batches_short_locks: None
 ) -> None:
-    later = NOW + timedelta(days=600)
+    # Moscow 10:00, so that the runs two hours apart stay within one Moscow day.
+    later = moscow_midnight(TODAY + timedelta(days=600)) + timedelta(hours=10)
     today = moscow_today(later)
     with session_scope() as session:
         ensure_stats_partitions(session, today, today + timedelta(days=3))
