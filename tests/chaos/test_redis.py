@@ -25,10 +25,10 @@ from app.core.celery_config import celery_settings
 from app.core.config import get_settings, reset_settings_cache
 from app.core.database import session_scope
 from app.core.embedded import EmbeddedRedis
-from app.models.marketing import MarketingBidIntent, MarketplaceAccount
+from app.models.marketing import MarketingBidIntent
 from app.services.marketing.bid_cycle.coordinator import LOCK_KEY, begin_cycle, finish_cycle
 from tests.chaos.support import effect_check, figure, last_seq, past_the_visibility_timeout, wait_for
-from tests.chaos.test_workers import ACCOUNT_TASK, FIRST_READ, fault_taken
+from tests.chaos.test_workers import ACCOUNT_TASK, FIRST_READ, all_accounts, fault_taken
 from tests.integration.test_bid_cycle import prepare
 from tests.integration.test_interrupted_send import wb_account
 from tests.support.sandbox_system import SandboxSystem
@@ -85,11 +85,6 @@ def kill_redis(server: EmbeddedRedis) -> None:
     wait_for(lambda: not server.is_running(), timeout=30, what="redis gone")
 
 
-def other_accounts() -> list[int]:
-    with session_scope() as session:
-        return [a.id for a in session.query(MarketplaceAccount).order_by(MarketplaceAccount.id)]
-
-
 def worker_lost_broker(log: Callable[[], str]) -> bool:
     text = log()
     return any(marker in text for marker in LOST_BROKER)
@@ -135,7 +130,7 @@ def test_scenario_9_redis_restarted_with_aof(
     assert past_the_visibility_timeout(app) == 1
     first = outcome(app, in_flight)
     # The worker consumes again: the other accounts' shares, sent after the restart, complete.
-    rest = [send(app, start.run_id, a) for a in other_accounts() if a != wb]
+    rest = [send(app, start.run_id, a) for a in all_accounts() if a != wb]
     results = [first] + [outcome(app, task_id) for task_id in rest]
     recovery = time.monotonic() - killed_at
     summary = finish_cycle(start.run_id, start.lock_token, results)
@@ -195,7 +190,7 @@ def test_scenario_10_redis_restarted_without_persistence(
         late = outcome(app, send(app, run_a.run_id, wb))
         assert late["bids_updated"] == 0, late
         assert any("lost its lock" in m for m in late["messages"]), late
-        results = [outcome(app, send(app, run_b.run_id, a)) for a in other_accounts()]
+        results = [outcome(app, send(app, run_b.run_id, a)) for a in all_accounts()]
         recovery = time.monotonic() - killed_at
         with session_scope() as session:
             assert session.query(MarketingBidIntent).filter_by(cycle_run_id=run_a.run_id).first() is None
