@@ -11,6 +11,11 @@ nightly task leaves them. Beside each, a plain `DELETE FROM marketing_stats` of 
 seed's cleanup), rolled back so that the cleanups then run on the very same rows (a committed
 DELETE adds one WAL flush — and leaves the dead rows to VACUUM, which no timing here shows).
 
+drop_floor_ratio — what no cleanup can go below: a bare `DROP TABLE` of the same days' tables
+(detached beforehand, untimed), all `--days` in one statement against one. PostgreSQL truncates
+and unlinks every file of every dropped table at commit, so dropping N days costs about N times
+one day's files whatever the code around it: cleanup_ratio is to be read against this floor.
+
 Also printed: one expired day ten times larger (the partition path does not depend on a day's
 rows, the DELETE does), and bid history deleted in RETENTION_DELETE_BATCH batches against one plain DELETE of
 the same rows (the measurement behind docs/operations.md "Retention").
@@ -20,7 +25,7 @@ Best of 5 (aggregation) and of 3 (cleanup) rounds.
     python bench/aggregation.py [--days 30] [--items 200] [--history 100000]
     (DATABASE_URL, else the embedded PostgreSQL)
 
-Ends with: RESULT agg_ratio=... cleanup_ratio=...
+Ends with: RESULT agg_ratio=... cleanup_ratio=... drop_floor_ratio=...
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from app.core.config import get_settings
 from app.core.database import get_engine, session_scope
 from app.models.core import Brand
 from app.models.marketing import MarketingBidHistory, MarketingCampaign, MarketingKeyword, MarketplaceAccount
-from app.models.partitions import ensure_stats_partitions
+from app.models.partitions import ensure_stats_partitions, partition_name
 from app.services.marketing.aggregation import aggregate_days
 from app.services.marketing.retention import STATS_KEEP_DAYS, delete_older_than, run_cleanup
 
@@ -142,6 +147,11 @@ def rolled_back(statement: TextClause, **params: Any) -> Callable[[], None]:
     return run
 
 
+def dropped(days: list[date]) -> Callable[[], None]:
+    """One `DROP TABLE` of these days' detached tables, committed."""
+    return committed(text("DROP TABLE " + ", ".join(partition_name(day) for day in days)))
+
+
 def measure_aggregation(day: date, repeat: int = 5) -> dict[str, float]:
     autocommit("CREATE TABLE bench_last_snapshots (LIKE marketing_stats_daily INCLUDING ALL)")
     best: dict[str, float] = {}
@@ -178,6 +188,11 @@ def measure_cleanup(count: int, now: datetime, repeat: int = 3) -> tuple[dict[st
             "cleanup_one": timed(lambda: run_cleanup(early)),
             "cleanup_many": timed(lambda: run_cleanup(now)),
         }
+        write_days(days)
+        for day in days:
+            autocommit(f"ALTER TABLE marketing_stats DETACH PARTITION {partition_name(day)}")
+        times["drop_one"] = timed(dropped([oldest]))
+        times["drop_many"] = timed(dropped(days[:-1]))
         best = {key: min(value, best.get(key, value)) for key, value in times.items()}
     return best, per_day
 
@@ -220,6 +235,7 @@ def main() -> None:
 
     agg_ratio = agg["ours"] / agg["plain"]
     cleanup_ratio = cleanup["cleanup_many"] / cleanup["cleanup_one"]
+    drop_floor_ratio = cleanup["drop_many"] / cleanup["drop_one"]
     extra = args.days - 1
     print(f"one day: {per_day} snapshots ({per_day // SNAPSHOTS_PER_DAY} items x {SNAPSHOTS_PER_DAY})")
     print(f"daily aggregation {ms(agg['ours'])}; plain INSERT … SELECT DISTINCT ON {ms(agg['plain'])}")
@@ -246,7 +262,14 @@ def main() -> None:
         f"({args.history / batched:,.0f} rows/s); one plain DELETE {plain_history:.2f} s"
     )
     print(f"(whole run {time.perf_counter() - started:.0f} s)")
-    print(f"RESULT agg_ratio={agg_ratio:.2f} cleanup_ratio={cleanup_ratio:.2f}")
+    print(
+        f"bare DROP TABLE of the same tables: 1 day {ms(cleanup['drop_one'])}, {args.days} days "
+        f"{ms(cleanup['drop_many'])}"
+    )
+    print(
+        f"RESULT agg_ratio={agg_ratio:.2f} cleanup_ratio={cleanup_ratio:.2f} "
+        f"drop_floor_ratio={drop_floor_ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Retention on real PostgreSQL (spec 7.3.6; issue 15 item 3): whole day partitions detached
-concurrently and dropped, never before the aggregation covered them; whole months of daily rows;
-bounded batches elsewhere; partitions kept ahead with a critical alert when they cannot be."""
+concurrently and dropped (a backlog of days in one drop), never before the aggregation covered
+them; whole months of daily rows; bounded batches elsewhere; partitions kept ahead with a critical
+alert when they cannot be."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from app.models.partitions import (
     partition_name,
     stats_partitions,
 )
+from app.services.marketing import retention
 from app.services.marketing.aggregation import aggregate_days
 from app.services.marketing.retention import (
     ALERTS_KEEP_MONTHS,
@@ -179,6 +181,48 @@ def test_tables_left_detached_are_dropped_or_put_back_until_aggregated(seeded: S
 
     assert partition_name(covered) not in stats_tables() and partition_name(uncovered) not in stats_tables()
     assert (daily_views(covered), daily_views(uncovered)) == (41, 42)
+
+
+def test_a_backlog_of_days_goes_in_one_drop_aggregated_first(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    covered, never, late, racing = days_ago(50), days_ago(49), days_ago(48), days_ago(47)
+    for back, day in ((50, covered), (49, never), (48, late), (47, racing)):
+        snapshot_on(seeded, day, 9, views=back)
+    aggregate_days([covered, late, racing])
+    snapshot_on(seeded, late, 20, views=480)  # after its aggregation: it must be aggregated again
+    real_aggregate_day = retention.aggregate_day
+
+    def snapshot_arriving_after_the_aggregation(conn: Connection, day: date) -> int:
+        written = real_aggregate_day(conn, day)
+        if day == late:  # a backfill of another day lands before the backlog's lock
+            snapshot_on(seeded, racing, 21, views=470)
+        return written
+
+    monkeypatch.setattr(retention, "aggregate_day", snapshot_arriving_after_the_aggregation)
+    result = run_cleanup(NOW)
+
+    assert result["stats_days_dropped"] == [covered.isoformat(), never.isoformat(), late.isoformat()]
+    assert (daily_views(covered), daily_views(never), daily_views(late)) == (50, 49, 480)
+    assert partition_name(racing) in stats_tables()  # kept: its newest snapshot is not aggregated
+    monkeypatch.undo()
+    assert run_cleanup(NOW)["stats_days_dropped"] == [racing.isoformat()]
+    assert daily_views(racing) == 470
+
+
+def test_a_backlog_waits_for_its_lock_at_most_the_timeout_and_the_next_run_drops_it(
+    seeded: Seeded, small_batches_short_locks: None
+) -> None:
+    days = [days_ago(44), days_ago(43)]
+    for day in days:
+        snapshot_on(seeded, day, 9, views=1)
+    aggregate_days(days)
+    with reader_of_marketing_stats(), pytest.raises(OperationalError, match="lock timeout"):
+        run_cleanup(NOW)
+    assert {partition_name(day) for day in days} <= stats_tables()
+
+    assert run_cleanup(NOW)["stats_days_dropped"] == [day.isoformat() for day in days]
+    assert not {partition_name(day) for day in days} & stats_tables()
 
 
 def test_daily_rows_go_by_whole_months_once_their_month_is_final(seeded: Seeded) -> None:
