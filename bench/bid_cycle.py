@@ -69,7 +69,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from app.core.clock import followed_time, moscow_today, now_utc
-from app.core.config import get_settings, reset_settings_cache
+from app.core.config import get_settings, reset_settings_cache, secret_value
 from app.core.database import session_scope
 from app.core.marketplaces import Marketplace
 from app.models.marketing import (
@@ -516,7 +516,7 @@ def watcher_gaps(work: dict[int, AccountWork]) -> None:
     settings = get_settings()
 
     async def ask() -> None:
-        client = WatcherClient(settings.WATCHER_API_URL or "", settings.WATCHER_API_KEY or "")
+        client = WatcherClient(settings.WATCHER_API_URL or "", secret_value(settings.WATCHER_API_KEY))
         try:
             for account in work.values():
                 lookups = {k.lookup() for k in account.keywords}
@@ -787,7 +787,7 @@ def naive_worker(ports: dict[str, int], plan: list[dict[str, Any]], budget_s: fl
             assert row is not None
             session.expunge(row)
         adapter: Any = get_adapter(row.marketplace, row)
-        watcher = WatcherClient(settings.WATCHER_API_URL or "", settings.WATCHER_API_KEY or "")
+        watcher = WatcherClient(settings.WATCHER_API_URL or "", secret_value(settings.WATCHER_API_KEY))
         changes = {tuple(k): v for k, v in item["changes"]}
         pauses = {tuple(k) for k in item["pauses"]}
         began = time.perf_counter()

@@ -19,7 +19,7 @@ from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
-from app.core.config import ConfigError, Settings, get_settings
+from app.core.config import ConfigError, LogLevel, Settings, get_settings
 from app.core.flower_guard import prepare_flower
 from app.core.redis_transport import install as install_redis_transport
 
@@ -440,6 +440,6 @@ def _check_before_beat_starts(sender: Any = None, **_: Any) -> None:
 def _quiet_http_client_logs(**_: Any) -> None:
     # httpx logs every request at INFO: the demo's clock polls alone were 40 % of an `up` log, and
     # each task already logs what it did (issue 17 item 9). LOG_LEVEL=DEBUG shows the requests.
-    if get_settings().LOG_LEVEL != "DEBUG":
+    if get_settings().LOG_LEVEL is not LogLevel.DEBUG:
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.WARNING)

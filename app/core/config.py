@@ -7,6 +7,7 @@ PostgreSQL and Redis kept in DATA_DIR (DESIGN.md §3 "Zero-config default").
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,6 +25,39 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("adolf-marketing", appauthor=False))
 
 
+def secret_value(secret: SecretStr | None) -> str:
+    """The value of a secret setting, "" when it is unset (secrets are SecretStr so that no repr,
+    log line or error message shows them)."""
+    return "" if secret is None else secret.get_secret_value()
+
+
+class ProjectionMode(StrEnum):
+    """BUDGET_PROJECTION: a campaign that will pass its limit before the next check is paused,
+    only alerted about, or left to the spec's rules (app/services/marketing/budget_rules.py)."""
+
+    PAUSE = "pause"
+    ALERT = "alert"
+    OFF = "off"
+
+
+class SmtpSecurity(StrEnum):
+    """SMTP_SECURITY: how the connection to the SMTP server is protected."""
+
+    STARTTLS = "starttls"
+    SSL = "ssl"
+    NONE = "none"
+
+
+class LogLevel(StrEnum):
+    """LOG_LEVEL, in any case; its value is the name `logging` knows."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -38,14 +72,14 @@ class Settings(BaseSettings):
     DATA_DIR: Path = Field(default_factory=_default_data_dir, description="Folder of the embedded services")
 
     # --- Secrets --------------------------------------------------------------------------------
-    SECRET_KEY: str | None = Field(
+    SECRET_KEY: SecretStr | None = Field(
         default=None,
         description=(
             "Fernet key (urlsafe base64, 32 bytes) that encrypts marketplace credentials at rest; "
             "unset with the embedded database = a key generated once in DATA_DIR"
         ),
     )
-    SECRET_KEY_PREVIOUS: str | None = Field(
+    SECRET_KEY_PREVIOUS: SecretStr | None = Field(
         default=None,
         description=(
             "Earlier Fernet keys, comma-separated, still accepted for reading credentials while "
@@ -89,7 +123,9 @@ class Settings(BaseSettings):
     WATCHER_API_URL: str | None = Field(
         default=None, description="ADOLF Watcher API base URL; unset = marketplace signals only"
     )
-    WATCHER_API_KEY: str | None = Field(default=None, description="secret; X-Watcher-Key of the Watcher API")
+    WATCHER_API_KEY: SecretStr | None = Field(
+        default=None, description="secret; X-Watcher-Key of the Watcher API"
+    )
     API_SLOW_MS: int = Field(
         default=2000, gt=0, description="milliseconds; a ping slower than this is 'slow' (spec 7.4.4)"
     )
@@ -110,8 +146,8 @@ class Settings(BaseSettings):
     BUDGET_CHECK_INTERVAL: float = Field(
         default=900.0, gt=0, description="seconds between budget checks (the spend-rate projection horizon)"
     )
-    BUDGET_PROJECTION: str = Field(
-        default="pause",
+    BUDGET_PROJECTION: ProjectionMode = Field(
+        default=ProjectionMode.PAUSE,
         description="pause|alert|off: a campaign that will pass its limit before the next check is paused, "
         "only alerted, or left to the spec's rules",
     )
@@ -206,8 +242,8 @@ class Settings(BaseSettings):
     )
     SMTP_HOST: str | None = Field(default=None, description="SMTP server for alert emails; unset = no email")
     SMTP_PORT: int = Field(default=587, gt=0, lt=65536, description="TCP port of the SMTP server")
-    SMTP_SECURITY: str = Field(
-        default="starttls", description="starttls|ssl|none: how the SMTP connection is protected"
+    SMTP_SECURITY: SmtpSecurity = Field(
+        default=SmtpSecurity.STARTTLS, description="starttls|ssl|none: how the SMTP connection is protected"
     )
     SMTP_USERNAME: str | None = Field(default=None, description="SMTP login; unset = no authentication")
     SMTP_PASSWORD: SecretStr | None = Field(default=None, description="secret; SMTP password")
@@ -312,7 +348,7 @@ class Settings(BaseSettings):
         gt=0,
         description="seconds; longest sleep of beat between ticks (heartbeat, lock extension, standby poll)",
     )
-    LOG_LEVEL: str = Field(default="INFO", description="DEBUG|INFO|WARNING|ERROR")
+    LOG_LEVEL: LogLevel = Field(default=LogLevel.INFO, description="DEBUG|INFO|WARNING|ERROR|CRITICAL")
 
     @field_validator("FLOWER_BASIC_AUTH")
     @classmethod
@@ -324,27 +360,10 @@ class Settings(BaseSettings):
             raise ValueError('must be "user:password" pairs, comma-separated, each with both parts')
         return value
 
-    @field_validator("LOG_LEVEL")
+    @field_validator("LOG_LEVEL", mode="before")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-        return upper
-
-    @field_validator("BUDGET_PROJECTION")
-    @classmethod
-    def _projection_mode(cls, value: str) -> str:
-        if value not in ("pause", "alert", "off"):
-            raise ValueError("must be pause, alert or off")
-        return value
-
-    @field_validator("SMTP_SECURITY")
-    @classmethod
-    def _smtp_security(cls, value: str) -> str:
-        if value not in ("starttls", "ssl", "none"):
-            raise ValueError("must be starttls, ssl or none")
-        return value
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("DATABASE_URL")
     @classmethod

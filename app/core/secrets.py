@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from app.core.config import ConfigError, get_settings
+from app.core.config import ConfigError, get_settings, secret_value
 
 
 class CredentialsError(Exception):
@@ -36,7 +36,7 @@ def previous_key_file() -> Path:
 def _load_key() -> bytes:
     settings = get_settings()
     if settings.SECRET_KEY:
-        return settings.SECRET_KEY.encode()
+        return settings.SECRET_KEY.get_secret_value().encode()
     path = _key_file()
     if path.exists():
         # The embedded default's key; `up` hands its children the embedded DATABASE_URL, so they
@@ -58,7 +58,7 @@ def _load_key() -> bytes:
 def _previous_keys() -> list[bytes]:
     settings = get_settings()
     if settings.SECRET_KEY:
-        listed = settings.SECRET_KEY_PREVIOUS or ""
+        listed = secret_value(settings.SECRET_KEY_PREVIOUS)
         return [key.strip().encode() for key in listed.split(",") if key.strip()]
     path = previous_key_file()
     if not path.exists():

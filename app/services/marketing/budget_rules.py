@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from app.core.config import ProjectionMode
 from app.core.money import rub
 
 WARNING_PCT = Decimal(80)  # spec 7.3.3: "80% бюджета"
@@ -31,12 +32,6 @@ class BudgetAction(StrEnum):
     PAUSE = "pause"
     PAUSE_AHEAD = "pause_ahead"  # the projection says the limit falls before the next check
     ALERT_AHEAD = "alert_ahead"  # same, with projection mode "alert"
-
-
-class ProjectionMode(StrEnum):
-    PAUSE = "pause"
-    ALERT = "alert"
-    OFF = "off"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.clock import moscow_today, now_utc
-from app.core.config import get_settings
+from app.core.config import ProjectionMode, get_settings
 from app.core.database import session_scope
 from app.core.money import rub
 from app.models.base import any_of
@@ -39,7 +39,6 @@ from app.services.marketing.budget_rules import (
     WARNING_PCT,
     BudgetAction,
     BudgetState,
-    ProjectionMode,
     decide_budget,
     spend_rate,
 )
@@ -288,7 +287,7 @@ def run_budget_check(settings: BudgetSettings | None = None, now: datetime | Non
     config = get_settings()
     settings = settings or BudgetSettings(
         check_interval_s=config.BUDGET_CHECK_INTERVAL,
-        projection=ProjectionMode(config.BUDGET_PROJECTION),
+        projection=config.BUDGET_PROJECTION,
         stale_after_s=config.SPEND_STALE_AFTER,
     )
     now = now or now_utc()

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from app.core.clock import to_moscow
+from app.core.config import ProjectionMode
 from app.core.money import rub
 from app.models.marketing import AlertSeverity, CampaignStatus, KeywordStatus
 from app.services.marketing.bidding import PeriodStats
@@ -34,7 +35,6 @@ from app.services.marketing.budget_rules import (
     BudgetAction,
     BudgetDecision,
     BudgetState,
-    ProjectionMode,
     decide_budget,
 )
 from app.services.marketing.strategies.params import describe_validation_error

@@ -7,7 +7,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from app.core.config import Settings
+from app.core.config import Settings, SmtpSecurity, secret_value
 from app.services.notify.errors import ChannelError
 
 
@@ -25,17 +25,17 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> str:
     message.set_content(body)
     timeout = settings.NOTIFY_TIMEOUT
     try:
-        if settings.SMTP_SECURITY == "ssl":
+        if settings.SMTP_SECURITY is SmtpSecurity.SSL:
             server: smtplib.SMTP = smtplib.SMTP_SSL(
                 settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout, context=ssl.create_default_context()
             )
         else:
             server = smtplib.SMTP(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout)
         with server:
-            if settings.SMTP_SECURITY == "starttls":
+            if settings.SMTP_SECURITY is SmtpSecurity.STARTTLS:
                 server.starttls(context=ssl.create_default_context())
             if settings.SMTP_USERNAME:
-                password = settings.SMTP_PASSWORD.get_secret_value() if settings.SMTP_PASSWORD else ""
+                password = secret_value(settings.SMTP_PASSWORD)
                 server.login(settings.SMTP_USERNAME, password)
             server.send_message(message)
     except smtplib.SMTPRecipientsRefused:

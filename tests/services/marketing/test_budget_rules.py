@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.core.config import ProjectionMode
 from app.services.marketing.budget_rules import (
     BudgetAction,
     BudgetState,
-    ProjectionMode,
     decide_budget,
     rub,
     spend_rate,

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from app.core.clock import moscow_today, now_utc
-from app.core.config import get_settings
+from app.core.config import get_settings, secret_value
 from app.core.database import session_scope
 from app.models.marketing import KeywordStatus, MarketplaceAccount
 from app.services.marketing.adapters.rules import BiddingRules, rules_for
@@ -37,7 +37,6 @@ from app.services.marketing.bid_cycle.planning import (
     PlanSettings,
     item_placements,
 )
-from app.services.marketing.budget_rules import ProjectionMode
 from app.services.marketing.budgets import recent_spend_rates
 from app.services.marketing.freeze import frozen_reason
 from app.services.marketing.runtime import AdapterPool
@@ -64,7 +63,7 @@ def plan_settings() -> PlanSettings:
     return PlanSettings(
         cycle_interval_s=settings.BUDGET_CHECK_INTERVAL,
         stale_spend_after_s=settings.SPEND_STALE_AFTER,
-        projection=ProjectionMode(settings.BUDGET_PROJECTION),
+        projection=settings.BUDGET_PROJECTION,
     )
 
 
@@ -125,7 +124,9 @@ async def _cycle(
         decided = decided_in_run(session, run_id, keyword_ids)
     biddable = biddable_keywords(campaigns, rules)
     watcher = (
-        WatcherClient(settings.WATCHER_API_URL, settings.WATCHER_API_KEY or "", timeout=settings.HTTP_TIMEOUT)
+        WatcherClient(
+            settings.WATCHER_API_URL, secret_value(settings.WATCHER_API_KEY), timeout=settings.HTTP_TIMEOUT
+        )
         if settings.WATCHER_API_URL
         else None
     )

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.core.config import ProjectionMode
 from app.core.money import Bid, BidUnit
 from app.models.marketing import KeywordKind, PausedReason
 from app.services.marketing.adapters.rules import BiddingRules, PauseMode
@@ -35,7 +36,6 @@ from app.services.marketing.bid_cycle.inputs import CampaignRow, KeywordRow
 from app.services.marketing.bid_cycle.market import MarketView, engine_market
 from app.services.marketing.bid_engine import BidEngine
 from app.services.marketing.bidding import BidDecision, KeywordBidContext, PeriodStats
-from app.services.marketing.budget_rules import ProjectionMode
 from app.services.marketing.pauses import ItemPause
 from app.services.marketing.safety_logic import (
     CampaignSafetyContext,
