@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import redis
 
-from app.core.clock import parse_utc
+from app.core.clock import machine_now, parse_utc
 from app.core.redis import get_redis
 
 BEAT_LOCK_KEY = "marketing:lock:beat"
@@ -70,7 +70,7 @@ class BeatLock:
 
     def hold(self) -> bool:
         """True when this beat holds the lock now (taken or extended, heartbeat written)."""
-        now = datetime.now(UTC).isoformat()
+        now = machine_now().isoformat()
         if self._extend(keys=[BEAT_LOCK_KEY, BEAT_HEARTBEAT_KEY], args=[self.token, self.ttl_ms, now]):
             return True
         if self.client.set(BEAT_LOCK_KEY, self.token, nx=True, px=self.ttl_ms):

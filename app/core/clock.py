@@ -27,8 +27,15 @@ def now_utc() -> datetime:
     world the system talks to, so its Moscow day is the sandbox's even on a fast virtual clock."""
     url = get_settings().CLOCK_URL
     if not url:
-        return datetime.now(UTC)
+        return machine_now()
     return followed_time(url)
+
+
+def machine_now() -> datetime:
+    """This machine's wall clock, in UTC, whatever CLOCK_URL says: for what runs in real time even
+    beside a virtual market — heartbeats, marks with a TTL, per-minute call counters, token
+    lifetimes, Retry-After dates. Every other "now" is `now_utc()`."""
+    return datetime.now(UTC)
 
 
 def followed_time(url: str) -> datetime:

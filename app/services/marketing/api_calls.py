@@ -9,11 +9,12 @@ process adds to the same figures and the monitor reads a window of any length up
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+
+from app.core.clock import machine_now
 
 KEEP_SECONDS = 2 * 3600
 
@@ -23,7 +24,7 @@ def minute_key(marketplace: str, minute: int) -> str:
 
 
 def current_minute(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // 60)
+    return int((machine_now().timestamp() if now is None else now) // 60)
 
 
 async def record_call(client: Any, marketplace: str, failed: bool, now: float | None = None) -> None:

@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.beat_lock import beat_last_tick
-from app.core.clock import now_utc, parse_utc
+from app.core.clock import machine_now, now_utc, parse_utc
 from app.core.config import Settings
 from app.models.core import DeliveryStatus, NotificationDelivery
 from app.models.marketing import MarketingAlert
@@ -182,7 +182,7 @@ def alert_figures(session: Session, now: datetime) -> AlertFigures:
         )
     ).one()
     # Delivery rows are stamped by the database's clock, their due times by the system's.
-    real_day_ago = datetime.now(UTC) - timedelta(hours=24)
+    real_day_ago = machine_now() - timedelta(hours=24)
     status = NotificationDelivery.status
     deliveries = session.execute(
         select(
@@ -222,7 +222,7 @@ def gather(
     flower_url = f"http://127.0.0.1:{settings.FLOWER_PORT}/"
     return Figures(
         now=now,
-        machine_now=datetime.now(UTC),
+        machine_now=machine_now(),
         beat_last_tick=beat_last_tick(client),
         workers={q: nodes.get(q, []) for q in queues},
         processes={q: processes.get(q, 0) for q in queues},

@@ -22,7 +22,6 @@ import json
 import logging
 import math
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -32,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.beat_lock import beat_last_tick
-from app.core.clock import moscow_today, now_utc, parse_utc
+from app.core.clock import machine_now, moscow_today, now_utc, parse_utc
 from app.core.marketplaces import MARKETPLACES
 from app.models.marketing import (
     CeleryFailedTask,
@@ -138,7 +137,7 @@ class MarketingCollector(Collector):
         if tick is not None:
             beat_ts.add_metric([], tick.timestamp())
         beat_age.add_metric(
-            [], math.inf if tick is None else max(0.0, (datetime.now(UTC) - tick).total_seconds())
+            [], math.inf if tick is None else max(0.0, (machine_now() - tick).total_seconds())
         )
         yield from (beat_ts, beat_age)
 

@@ -34,7 +34,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -42,7 +42,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.beat_lock import beat_last_tick
-from app.core.clock import moscow_today, now_utc
+from app.core.clock import machine_now, moscow_today, now_utc
 from app.core.config import Settings, get_settings
 from app.core.marketplaces import MARKETPLACES
 from app.core.redis import acquire_lock, release_lock
@@ -456,7 +456,7 @@ def measure(
         workers=nodes,
         processes=processes,
         beat_last_tick=beat_last_tick(client),
-        machine_now=datetime.now(UTC),
+        machine_now=machine_now(),
     )
 
 
@@ -474,7 +474,7 @@ def publish_workers(client: redis.Redis, processes: Mapping[str, int], now: date
 def claim_overdue_check(client: redis.Redis) -> bool:
     """True for the one caller that finds no check in the last two periods (beat is not sending
     them): it sends one, and the next claim is possible two periods later."""
-    return bool(client.set(LAST_CHECK_KEY, datetime.now(UTC).isoformat(), nx=True, ex=2 * CHECK_PERIOD_S))
+    return bool(client.set(LAST_CHECK_KEY, machine_now().isoformat(), nx=True, ex=2 * CHECK_PERIOD_S))
 
 
 # --- 4. Act -------------------------------------------------------------------------------------
@@ -526,7 +526,7 @@ def run_check(
     """Measure, evaluate, decide, alert; `session_factory()` is a context manager of one
     transaction (app.core.database.session_scope)."""
     limits = Thresholds.from_settings(settings or get_settings())
-    client.set(LAST_CHECK_KEY, datetime.now(UTC).isoformat(), ex=2 * CHECK_PERIOD_S)
+    client.set(LAST_CHECK_KEY, machine_now().isoformat(), ex=2 * CHECK_PERIOD_S)
     lock = acquire_lock(LOCK_KEY, timeout=CHECK_PERIOD_S)
     if lock is None:
         return CheckResult([], [], [], {}, skipped=True)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
+from app.core.clock import machine_now
 from app.core.http import async_client
 from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.base import AdapterError, Keyword, MarketplaceAdapter
@@ -97,7 +98,7 @@ class WatcherClient:
         now: datetime | None = None,
     ) -> dict[str, CompetitorBids]:
         """One answer per keyword/SKU (keys of the result); cached answers are not asked again."""
-        now = now or datetime.now(UTC)
+        now = now or machine_now()
         wanted = [("keyword", k) for k in dict.fromkeys(keywords)] + [("sku", s) for s in dict.fromkeys(skus)]
         result: dict[str, CompetitorBids] = {}
         missing: list[tuple[str, str]] = []

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from app.core.clock import now_utc
+from app.core.clock import machine_now, now_utc
 from app.core.marketplaces import Marketplace
 from app.services.marketing.adapters.base import (
     AuthError,
@@ -115,7 +115,7 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
             return None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+        return max(0.0, (moment - (now or machine_now())).total_seconds())
     return None
 
 

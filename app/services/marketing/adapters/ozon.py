@@ -23,11 +23,12 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
 
+from app.core.clock import machine_now
 from app.models.marketing import CampaignType
 from app.services.marketing.adapters import AccountRef
 from app.services.marketing.adapters.base import (
@@ -669,7 +670,7 @@ class OzonAdapter:
             parse_each("competitive bid", _list_field(body, "bids", "competitive bids"), parse_competitive),
             lambda p: p[0],
         )
-        fetched = datetime.now(UTC)
+        fetched = machine_now()
         asked = set(skus)
         return [
             Recommendation(

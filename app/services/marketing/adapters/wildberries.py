@@ -14,11 +14,12 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import httpx
 
+from app.core.clock import machine_now
 from app.services.marketing.adapters import wildberries_parse as wp
 from app.services.marketing.adapters.base import (
     AdapterError,
@@ -856,7 +857,7 @@ class WildberriesAdapter:
             except wp.BadItem as error:
                 reject("recommendations", kw.external_id, error)
         minimums = await self._min_bid_table(adverts, by_pair)
-        now = datetime.now(UTC)
+        now = machine_now()
         out: list[Recommendation] = []
         for (advert_id, nm_id), items in by_pair.items():
             advert = adverts.get(advert_id)
