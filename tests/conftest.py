@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from app.core.embedded import EmbeddedPostgres, EmbeddedRedis, to_sqlalchemy_url
+from tests.support import network_guard
 
 # The sandbox-backed system fixture, shared by the integration and end-to-end tests.
 pytest_plugins = ("tests.support.sandbox_system",)
@@ -77,6 +78,7 @@ def redis_url_of_worker(url: str, index: int | None) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     if is_xdist_controller(config):
         return
+    network_guard.install()
     root = Path(tempfile.mkdtemp(prefix="adolf-test-"))
     _state["root"] = root
     admin = os.environ.get("TEST_DATABASE_URL")
