@@ -49,6 +49,8 @@ def last_seq(system: SandboxSystem) -> int:
     return int(effects[-1]["seq"]) if effects else 0
 
 
+# About 1.5 minutes on a quiet machine, 3 under load (issue 14): each step is bounded by its own wait.
+@pytest.mark.timeout(600)
 def test_a_new_user_runs_campaigns_history_rollback_and_freeze_without_sql(
     bare_sandbox: SandboxSystem, worker_factory: Any, tmp_path: Path
 ) -> None:
