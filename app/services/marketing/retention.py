@@ -118,6 +118,10 @@ def is_covered(session_or_conn: Session | Connection, partition: StatsPartition)
     return not uncovered_days(session_or_conn, [partition])
 
 
+def log_kept(table: str) -> None:
+    logger.warning("%s got a snapshot while being retired: kept for the next run", table)
+
+
 def retire_stats_day(conn: Connection, partition: StatsPartition, attached: bool = True) -> bool:
     """Drop one expired day once its snapshots are aggregated; False when it had to stay."""
     if partition.detach_pending:
@@ -133,7 +137,7 @@ def retire_stats_day(conn: Connection, partition: StatsPartition, attached: bool
         # Detached, the table is out of writers' reach: this check is final.
         if not is_covered(conn, partition):
             attach_stats_partition(conn, partition)
-            logger.warning("%s got a snapshot while being retired: kept for the next run", partition.name)
+            log_kept(partition.name)
             return False
     drop_stats_table(conn, partition)
     return True
@@ -153,7 +157,7 @@ def drop_stats_backlog(conn: Connection, partitions: Sequence[StatsPartition], t
         if going:
             tx.execute(text("DROP TABLE " + ", ".join(partition.qualified for partition in going)))
     for day in sorted(late):
-        logger.warning("%s got a snapshot while being retired: kept for the next run", partition_name(day))
+        log_kept(partition_name(day))
     return [partition.day for partition in going]
 
 
